@@ -1,0 +1,1 @@
+"""convviz: Keras-exact convolution arithmetic in NumPy."""
