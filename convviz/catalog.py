@@ -10,6 +10,7 @@ counts. It must not import streamlit (pages import it, not the other way round).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -62,6 +63,12 @@ class LayerInfo:
     def kwargs(self) -> dict[str, Any]:
         """A fresh, mutable copy of the example arguments."""
         return dict(self.example)
+
+    @property
+    def default_name(self) -> str:
+        """The name Keras gives the first such layer, e.g. ``"conv2d_transpose"``."""
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", self.name)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _pairs(rank: int, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
@@ -152,7 +159,9 @@ def shape_table(
     """Output shape and parameter count of every layer whose rank is ``len(spatial_shape)``.
 
     Each layer is built from its catalogue example plus ``data_format`` (except Cropping1D
-    and UpSampling1D, which have no such argument and always use channels_last).
+    and UpSampling1D, which have no such argument and always use channels_last). Layers get
+    Keras's default name for a first instance (``conv2d``), so messages do not depend on how
+    many layers were built before.
 
     Parameters
     ----------
@@ -192,7 +201,7 @@ def shape_table(
             "error": None,
         }
         try:
-            layer = getattr(convviz, info.name)(**kwargs)
+            layer = getattr(convviz, info.name)(**kwargs, name=info.default_name)
             shape_out = tuple(layer.compute_output_shape(shape_in))
             layer.build(shape_in)
             row["params"] = int(layer.count_params())

@@ -15,7 +15,6 @@ import re
 import numpy as np
 
 from . import activations, engine, geometry, initializers, regularizers
-from .geometry import prod
 
 DATA_FORMATS = ("channels_last", "channels_first")
 _name_counts: dict[str, int] = {}
@@ -28,7 +27,10 @@ def _is_int(v) -> bool:
 
 def standardize_tuple(value, n: int, name: str, allow_zero: bool = False) -> tuple[int, ...]:
     """An int or a sequence of ``n`` ints, each ``> 0`` (``>= 0`` with ``allow_zero``)."""
-    msg = f"The `{name}` argument must be an int or a tuple of {n} integers. Received: {name}={value!r}"
+    msg = (
+        f"The `{name}` argument must be an int or a tuple of {n} integers. "
+        f"Received: {name}={value!r}"
+    )
     if _is_int(value):
         values = (int(value),) * n
     else:

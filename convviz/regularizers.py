@@ -118,7 +118,7 @@ def _get(identifier, table, base, kind):
 
 
 def get(identifier):
-    """Resolve ``None``, a name (``"l1"``, ``"l2"``, ``"l1_l2"``), a dict, an instance or a callable."""
+    """Resolve None, a name ("l1", "l2", "l1_l2"), a dict, an instance or a callable."""
     return _get(identifier, REGULARIZERS, Regularizer, "regularizer")
 
 
