@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from . import activations, engine, geometry, initializers, regularizers
+from . import trace as _trace
 
 DATA_FORMATS = ("channels_last", "channels_first")
 _name_counts: dict[str, int] = {}
@@ -293,6 +294,9 @@ class Layer:
         y = self._call_last(last)
         if self.data_format == "channels_first":
             y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
+        activation = getattr(self, "activation", activations.linear)
+        if activation is not activations.linear:
+            y = np.asarray(activation(y))
         self._activity_losses = (
             [float(self.activity_regularizer(y))] if self.activity_regularizer else []
         )
@@ -300,6 +304,35 @@ class Layer:
 
     def _call_last(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # --- trace ------------------------------------------------------------------
+    def trace(self, input_shape, view="gather"):
+        """Geometry of this layer on ``input_shape`` (batch may be None): a :class:`Trace`.
+
+        ``view="scatter"`` (transposed convolutions only) gives one step per input cell.
+        """
+        _, spatial, _ = self._split(input_shape)
+        if any(n is None for n in spatial):
+            raise ValueError(
+                f"A trace needs concrete spatial sizes. Received: input_shape={input_shape}"
+            )
+        self._spatial_output(spatial)
+        if view != "gather":
+            raise ValueError(
+                f"{type(self).__name__} has only the 'gather' view. Received: view={view!r}"
+            )
+        return _trace.Trace(self.trace_kind, self._axis_traces(spatial), self._channel_rule())
+
+    def _channel_rule(self):
+        return {}
+
+    def explain(self, x, out_index):
+        """Every tap behind ``self(x)[out_index]``: an :class:`~convviz.trace.Explanation`."""
+        return _trace.explain(self, x, out_index)
+
+    def _explain_rows(self, step, xb, f):
+        """Rows of one output cell for reshaping layers: the source cell(s) of channel f."""
+        return _trace._taps_table(step, xb, [f], lambda t, c: step.weight[t])
 
     # --- config -----------------------------------------------------------------
     def get_config(self):
@@ -376,11 +409,14 @@ class _WindowedConv(Layer):
                         dilation_rate=self.dilation_rate, padding=repr(self.padding))
         return out
 
+    def _axis_traces(self, spatial):
+        return _trace.conv_axes(spatial, self.kernel_size, self.strides, self.dilation_rate,
+                                self.padding)
+
     def _finish(self, y):
+        """Add the bias; the activation runs in __call__ on the data_format layout (as Keras)."""
         if self.use_bias:
             y += self.bias.astype(y.dtype, copy=False)
-        if self.activation is not activations.linear:
-            y = np.asarray(self.activation(y))
         return y
 
     def get_config(self):
@@ -446,6 +482,20 @@ class BaseConv(_WindowedConv):
         y = engine.conv(x, self.kernel, self.strides, pads, self.dilation_rate, self.groups)
         return self._finish(y)
 
+    trace_kind = "conv"
+
+    def _channel_rule(self):
+        return {"groups": self.groups, "filters": self.filters}
+
+    def _explain_rows(self, step, xb, f):
+        cg = self.kernel.shape[-2]
+        g = f // (self.filters // self.groups)
+        kernel = self.kernel
+        return _trace._taps_table(
+            step, xb, np.arange(g * cg, (g + 1) * cg),
+            lambda t, c: kernel[(*step.kernel_index[t].T, c - g * cg, f)],
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -495,6 +545,18 @@ class BaseDepthwiseConv(_WindowedConv):
         pads = self.pads(x.shape[1:-1])
         y = engine.depthwise_conv(x, self.kernel, self.strides, pads, self.dilation_rate)
         return self._finish(y)
+
+    trace_kind = "depthwise"
+
+    def _channel_rule(self):
+        return {"depth_multiplier": self.depth_multiplier}
+
+    def _explain_rows(self, step, xb, f):
+        m = self.depth_multiplier
+        kernel = self.kernel
+        return _trace._taps_table(
+            step, xb, [f // m], lambda t, c: kernel[(*step.kernel_index[t].T, c, f % m)]
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -558,6 +620,35 @@ class BaseSeparableConv(_WindowedConv):
         zero = ((0, 0),) * self.rank
         y = engine.conv(mid, self.pointwise_kernel, ones, zero, ones)
         return self._finish(y)
+
+    trace_kind = "separable"
+
+    def _channel_rule(self):
+        return {"mix": True, "filters": self.filters}
+
+    def _explain_rows(self, step, xb, f):
+        m = self.depth_multiplier
+        dw, pw = self.depthwise_kernel, self.pointwise_kernel.reshape(-1, self.filters)
+        stages = []
+        for q in range(pw.shape[0]):
+            stages.append(_trace._taps_table(
+                step, xb, [q // m], lambda t, c, q=q: dw[(*step.kernel_index[t].T, c, q % m)],
+                stage="depthwise",
+            ))
+        mids = np.array([t["product"].sum() for t in stages])
+        point = {
+            "stage": np.full(mids.size, "pointwise", dtype=object),
+            "in_coord": np.broadcast_to(step.coords[:1], (mids.size, self.rank)),
+            "source": np.full((mids.size, self.rank), -1),
+            "padding": np.zeros(mids.size, dtype=bool),
+            "inserted": np.zeros(mids.size, dtype=bool),
+            "channel": np.arange(mids.size),
+            "value": mids,
+            "kernel_index": np.full((mids.size, self.rank), 0),
+            "weight": pw[:, f].astype(np.float64),
+            "product": mids * pw[:, f],
+        }
+        return _trace._concat([*stages, point])
 
     def get_config(self):
         config = super().get_config()
@@ -653,6 +744,34 @@ class BaseConvTranspose(_WindowedConv):
                                   self.crops(), out)
         return self._finish(y)
 
+    trace_kind = "transpose"
+
+    def _channel_rule(self):
+        return {"mix": True, "filters": self.filters}
+
+    def _axis_traces(self, spatial):
+        return _trace.transpose_axes(spatial, self.kernel_size, self.strides,
+                                     self.dilation_rate, self.padding, self.output_padding)
+
+    def trace(self, input_shape, view="gather"):
+        """Gather view (default; one step per output cell) or ``view="scatter"``."""
+        if view not in ("gather", "scatter"):
+            raise ValueError(
+                f"`view` must be 'gather' or 'scatter'. Received: view={view!r}"
+            )
+        gather = super().trace(input_shape)
+        if view == "gather":
+            return gather
+        return _trace.ScatterTrace(gather, self.kernel_size, self.strides, self.dilation_rate,
+                                   self.crops())
+
+    def _explain_rows(self, step, xb, f):
+        kernel = self.kernel
+        return _trace._taps_table(
+            step, xb, np.arange(xb.shape[-1]),
+            lambda t, c: kernel[(*step.kernel_index[t].T, f, c)],
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -690,6 +809,11 @@ class BaseCropping(Layer):
     def pads(self, spatial=None):
         return tuple((-lo, -hi) for lo, hi in self.cropping)
 
+    trace_kind = "crop"
+
+    def _axis_traces(self, spatial):
+        return _trace.crop_axes(spatial, self.cropping)
+
     def _call_last(self, x):
         return engine.pad(x, self.pads()).copy()
 
@@ -715,6 +839,11 @@ class BaseZeroPadding(Layer):
 
     def pads(self, spatial=None):
         return self.padding
+
+    trace_kind = "pad"
+
+    def _axis_traces(self, spatial):
+        return _trace.pad_axes(spatial, self.padding)
 
     def _call_last(self, x):
         return engine.pad(x, self.padding)
@@ -744,6 +873,11 @@ class BaseUpSampling(Layer):
 
     def _spatial_output(self, spatial):
         return tuple(None if n is None else n * s for n, s in zip(spatial, self.size))
+
+    trace_kind = "upsample"
+
+    def _axis_traces(self, spatial):
+        return _trace.upsample_axes(spatial, self.size, self.interpolation)
 
     def resize_taps(self, spatial):
         """Per axis ``(idx, w)``, each ``(out, T)``: source cells and weights of every output."""
