@@ -453,7 +453,10 @@ class Explanation:
             row = {}
             for name, col in self.columns.items():
                 v = col[r]
-                row[name] = tuple(int(t) for t in v) if np.ndim(v) else v.item()
+                if np.ndim(v):
+                    row[name] = tuple(int(t) for t in v)
+                else:
+                    row[name] = v.item() if isinstance(v, np.generic) else v
             out.append(row)
         return out
 
