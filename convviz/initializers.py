@@ -43,11 +43,11 @@ class Initializer:
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
         self.seed = seed
-        self._rng = np.random.default_rng(seed) if seed is not None else None
 
     @property
     def rng(self):
-        return self._rng if self._rng is not None else _global_rng
+        """A seeded initializer gives the same values on every call (as in Keras 3)."""
+        return np.random.default_rng(self.seed) if self.seed is not None else _global_rng
 
     def __call__(self, shape, dtype="float32"):
         return np.asarray(self.sample(tuple(shape)), dtype=dtype)

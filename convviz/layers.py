@@ -19,6 +19,7 @@ from . import trace as _trace
 
 DATA_FORMATS = ("channels_last", "channels_first")
 _name_counts: dict[str, int] = {}
+_UNSET = object()
 
 
 # ----------------------------------------------------------------------------- validation
@@ -146,12 +147,17 @@ class Layer:
     has_data_format = True
 
     def __init__(self, name=None, trainable=True, dtype=None, activity_regularizer=None,
-                 data_format=None, **kwargs):
+                 data_format=_UNSET, **kwargs):
         kwargs.pop("input_shape", None)
         kwargs.pop("batch_size", None)
         kwargs.pop("input_dim", None)
-        if not self.has_data_format and data_format is not None:
+        if not self.has_data_format and data_format is not _UNSET:
             kwargs["data_format"] = data_format
+        data_format = None if data_format is _UNSET else data_format
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise ValueError(
+                f"Expected `trainable` to be a boolean. Received: trainable={trainable}"
+            )
         if kwargs:
             raise ValueError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
@@ -275,13 +281,16 @@ class Layer:
     # --- call -------------------------------------------------------------------
     def __call__(self, inputs):
         x = np.asarray(inputs)
+        # Float inputs keep their dtype; a float64 layer computes (and returns) float64.
         out_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(self.dtype)
+        if self.dtype == "float64":
+            out_dtype = np.dtype("float64")
         compute = np.float64 if out_dtype == np.float64 else np.float32
         x = x.astype(compute, copy=False)
         if not self.built:
             self.build(x.shape)
         _, _, channels = self._split(x.shape)
-        if self.input_channels is not None and channels != self.input_channels:
+        if self._weight_names and channels != self.input_channels:
             axis = -1 if self.data_format == "channels_last" else 1
             raise ValueError(
                 f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis "
@@ -297,8 +306,10 @@ class Layer:
         activation = getattr(self, "activation", activations.linear)
         if activation is not activations.linear:
             y = np.asarray(activation(y))
+        # Keras divides the activity penalty by the batch size.
         self._activity_losses = (
-            [float(self.activity_regularizer(y))] if self.activity_regularizer else []
+            [float(self.activity_regularizer(y)) / max(y.shape[0], 1)]
+            if self.activity_regularizer else []
         )
         return y.astype(out_dtype, copy=False)
 
@@ -787,11 +798,8 @@ class BaseConvTranspose(_WindowedConv):
 class BaseCropping(Layer):
     """Crop ``(lo, hi)`` cells off each spatial axis."""
 
-    default = 1
-
-    def __init__(self, cropping=None, data_format=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        cropping = self.default if cropping is None else cropping
+    def __init__(self, cropping, **kwargs):
+        super().__init__(**kwargs)
         self.cropping = standardize_pairs(cropping, self.rank, "cropping")
 
     def _spatial_output(self, spatial):
@@ -826,11 +834,8 @@ class BaseCropping(Layer):
 class BaseZeroPadding(Layer):
     """Add ``(lo, hi)`` zero cells to each spatial axis."""
 
-    default = 1
-
-    def __init__(self, padding=None, data_format=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        padding = self.default if padding is None else padding
+    def __init__(self, padding, **kwargs):
+        super().__init__(**kwargs)
         self.padding = standardize_pairs(padding, self.rank, "padding")
 
     def _spatial_output(self, spatial):
@@ -857,19 +862,12 @@ class BaseZeroPadding(Layer):
 class BaseUpSampling(Layer):
     """Repeat every cell ``size`` times per axis (``interpolation`` only in UpSampling2D)."""
 
-    default = 2
     interpolations = ("nearest",)
 
-    def __init__(self, size=None, data_format=None, interpolation="nearest", **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self.size = standardize_tuple(self.default if size is None else size, self.rank, "size")
-        interp = interpolation.lower() if isinstance(interpolation, str) else interpolation
-        if interp not in self.interpolations:
-            raise ValueError(
-                f"Invalid value for argument `interpolation`. Expected one of "
-                f"{self.interpolations}. Received: interpolation={interpolation!r}"
-            )
-        self.interpolation = interp
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = standardize_tuple(size, self.rank, "size")
+        self.interpolation = "nearest"
 
     def _spatial_output(self, spatial):
         return tuple(None if n is None else n * s for n, s in zip(spatial, self.size))
@@ -947,15 +945,18 @@ class Cropping1D(BaseCropping):
 
     rank = 1
     has_data_format = False
-    default = (1, 1)
 
     def __init__(self, cropping=(1, 1), **kwargs):
         super().__init__(cropping=cropping, **kwargs)
 
+    def get_config(self):
+        config = super().get_config()
+        config["cropping"] = self.cropping[0]
+        return config
+
 
 class Cropping2D(BaseCropping):
     rank = 2
-    default = ((0, 0), (0, 0))
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(cropping=cropping, data_format=data_format, **kwargs)
@@ -963,7 +964,6 @@ class Cropping2D(BaseCropping):
 
 class Cropping3D(BaseCropping):
     rank = 3
-    default = ((1, 1), (1, 1), (1, 1))
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
         super().__init__(cropping=cropping, data_format=data_format, **kwargs)
@@ -974,6 +974,11 @@ class ZeroPadding1D(BaseZeroPadding):
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(padding=padding, data_format=data_format, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["padding"] = self.padding[0]
+        return config
 
 
 class ZeroPadding2D(BaseZeroPadding):
@@ -1001,14 +1006,25 @@ class UpSampling1D(BaseUpSampling):
             raise ValueError(f"`size` must be an int for UpSampling1D. Received: size={size!r}")
         super().__init__(size=size, **kwargs)
 
+    def get_config(self):
+        config = super().get_config()
+        config["size"] = self.size[0]
+        return config
+
 
 class UpSampling2D(BaseUpSampling):
     rank = 2
     interpolations = geometry.INTERPOLATIONS
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
-        super().__init__(size=size, data_format=data_format, interpolation=interpolation,
-                         **kwargs)
+        super().__init__(size=size, data_format=data_format, **kwargs)
+        interp = interpolation.lower() if isinstance(interpolation, str) else interpolation
+        if interp not in self.interpolations:
+            raise ValueError(
+                f"Invalid value for argument `interpolation`. Expected one of "
+                f"{self.interpolations}. Received: interpolation={interpolation!r}"
+            )
+        self.interpolation = interp
 
 
 class UpSampling3D(BaseUpSampling):
