@@ -12,6 +12,9 @@ sample, of the first output axis): the im2col buffer of one chunk stays under
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -19,6 +22,43 @@ from .geometry import effective_kernel, prod
 
 #: Upper bound for the temporary buffers of one chunk (im2col columns, scatter cols).
 CHUNK_BYTES = 48 * 2**20
+
+#: Preferred rows (output cells) per im2col matmul: the columns of one chunk then stay
+#: in L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
+GEMM_ROWS = 4096
+
+#: Groups with fewer filters are merged into block-diagonal matmuls of at least this many.
+MIN_GROUP_FILTERS = 32
+
+#: Target bytes of one chunk of the memory-bound kernels (depthwise taps, scatter-add,
+#: resize): small enough to stay in cache while every tap streams over it.
+CACHE_BYTES = 512 * 2**10
+
+#: Worker threads for the memory-bound kernels (NumPy ufuncs release the GIL; the matmuls
+#: already run on all cores inside OpenBLAS).
+THREADS = max(1, min(os.cpu_count() or 1, 8))
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _parallel(fn, tasks) -> None:
+    """Run ``fn(*task)`` for every task, on :data:`THREADS` threads when worth it."""
+    global _POOL
+    tasks = list(tasks)
+    if THREADS == 1 or len(tasks) < 2:
+        for task in tasks:
+            fn(*task)
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="convviz")
+    n = min(THREADS, len(tasks))
+
+    def worker(i):
+        for task in tasks[i::n]:
+            fn(*task)
+
+    for f in [_POOL.submit(worker, i) for i in range(n)]:
+        f.result()
 
 
 # ----------------------------------------------------------------------------- padding
@@ -59,27 +99,45 @@ def _windows(xp: np.ndarray, kernel_size, strides, dilation, out_shape) -> np.nd
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
-def _chunks(total: int, per_item_bytes: int):
-    """Yield ``slice``s over ``range(total)`` with about CHUNK_BYTES of work each."""
-    step = max(1, CHUNK_BYTES // max(per_item_bytes, 1))
+def _chunks(total: int, per_item_bytes: int, target: int = CHUNK_BYTES):
+    """Yield ``slice``s over ``range(total)`` with about ``target`` bytes of work each."""
+    step = max(1, min(target, CHUNK_BYTES) // max(per_item_bytes, 1))
     for start in range(0, total, step):
         yield slice(start, min(start + step, total))
 
 
-def _row_chunks(batch: int, rows: int, per_row_bytes: int):
+def _row_chunks(batch: int, rows: int, per_row_bytes: int, target: int = CHUNK_BYTES):
     """Chunks over (batch, first output axis): whole samples when they fit, else rows."""
-    if rows * per_row_bytes <= CHUNK_BYTES:
-        for sl in _chunks(batch, rows * per_row_bytes):
+    if rows * per_row_bytes <= target:
+        for sl in _chunks(batch, rows * per_row_bytes, target):
             yield sl, slice(None)
     else:
         for b in range(batch):
-            for rs in _chunks(rows, per_row_bytes):
+            for rs in _chunks(rows, per_row_bytes, target):
                 yield slice(b, b + 1), rs
+
+
+def _out_shape(xp_spatial, ksize, strides, dilation):
+    return tuple(
+        (n - effective_kernel(k, d)) // s + 1
+        for n, k, s, d in zip(xp_spatial, ksize, strides, dilation)
+    )
+
+
+def _finite(x) -> bool:
+    """Cheap test that ``x`` holds no inf/nan (a sum of finite values may overflow: False)."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.add.reduce(x, axis=None)))
 
 
 # ----------------------------------------------------------------------------- conv
 def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
+
+    The columns of one chunk (about :data:`GEMM_ROWS` output cells) are copied into one
+    preallocated contiguous buffer and multiplied straight into the output with
+    ``np.matmul(out=)``.  A 1x1 convolution needs no columns at all.  Small groups are
+    merged into block-diagonal matmuls (at least 32 filters each) when ``x`` is finite.
 
     Parameters
     ----------
@@ -94,37 +152,77 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     """
     ksize = kernel.shape[:-2]
     cg, filters = kernel.shape[-2:]
-    xp = pad(x, pads)
-    out_shape = tuple(
-        (n - effective_kernel(k, d)) // s + 1
-        for n, k, s, d in zip(xp.shape[1:-1], ksize, strides, dilation)
-    )
+    dtype, item = x.dtype, x.dtype.itemsize
     B = x.shape[0]
-    y = np.empty((B, *out_shape, filters), dtype=x.dtype)
+    K = prod(ksize)
+    fg = filters // groups
+    pads = [tuple(int(v) for v in p) for p in pads]
+    if (K == 1 and groups == 1 and all(s == 1 for s in strides)
+            and all(p == (0, 0) for p in pads)):
+        # 1x1 (pointwise): the input itself is the column matrix.
+        x2 = np.ascontiguousarray(x).reshape(-1, cg)
+        y = np.empty((B, *x.shape[1:-1], filters), dtype=dtype)
+        y2 = y.reshape(-1, filters)
+        w = kernel.reshape(cg, filters).astype(dtype, copy=False)
+        for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item):
+            np.matmul(x2[sl], w, out=y2[sl])
+        return y
+    xp = pad(x, pads)
+    out_shape = _out_shape(xp.shape[1:-1], ksize, strides, dilation)
+    y = np.empty((B, *out_shape, filters), dtype=dtype)
     if prod(out_shape) == 0 or B == 0:
         return y
     win = _windows(xp, ksize, strides, dilation, out_shape)
-    K = prod(ksize)
-    fg = filters // groups
-    # (K*cg, F) per group, rows ordered (taps..., channel) like the window view.
-    w = kernel.reshape(K * cg, groups, fg).astype(x.dtype, copy=False)
-    per_row = prod(out_shape[1:]) * K * cg * groups * x.itemsize
-    for bs, rs in _row_chunks(B, out_shape[0], per_row):
+    # Merge m groups into one block-diagonal matmul of m*fg filters (zeros off the
+    # diagonal; exact while x is finite, as 0 * x == 0).
+    m = 1
+    if groups > 1 and fg < MIN_GROUP_FILTERS and _finite(xp):
+        m = next((d for d in range(1, groups + 1)
+                  if groups % d == 0 and d * fg >= MIN_GROUP_FILTERS), groups)
+    G2 = groups // m
+    w = kernel.reshape(K, cg, groups, fg).astype(dtype, copy=False)
+    if m == 1:
+        wg = np.ascontiguousarray(np.moveaxis(w, 2, 0)).reshape(groups, K * cg, fg)
+    else:
+        wg = np.zeros((G2, K, m, cg, m, fg), dtype=dtype)
+        for g in range(groups):
+            wg[g // m, :, g % m, :, g % m, :] = w[:, :, g, :]
+        wg = wg.reshape(G2, K * m * cg, m * fg)
+    cin_g = m * cg
+    KC = K * cin_g
+    row_cols = G2 * KC  # columns of one output cell, all (merged) groups
+    per_row = prod(out_shape[1:]) * row_cols * item
+    chunks = list(_row_chunks(B, out_shape[0], per_row,
+                              max(GEMM_ROWS * row_cols * item, per_row)))
+    rows_max = max(
+        (bs.stop - bs.start) * len(range(*rs.indices(out_shape[0]))) for bs, rs in chunks
+    ) * prod(out_shape[1:])
+    buf = np.empty(rows_max * row_cols, dtype=dtype)
+    for bs, rs in chunks:
         sub = win[bs, rs]
         rows = prod(sub.shape[: 1 + len(out_shape)])
         ysub = y[bs, rs].reshape(rows, filters)
-        if groups == 1:
-            cols = np.ascontiguousarray(sub).reshape(rows, K * cg)
-            np.matmul(cols, w[:, 0, :], out=ysub)
+        cols = buf[: rows * row_cols]
+        if G2 == 1:
+            np.copyto(cols.reshape(sub.shape), sub)
+            np.matmul(cols.reshape(rows, KC), wg[0], out=ysub)
             continue
-        for g in range(groups):
-            cols = np.ascontiguousarray(sub[..., g * cg : (g + 1) * cg]).reshape(rows, K * cg)
-            ysub[:, g * fg : (g + 1) * fg] = cols @ w[:, g, :]
+        # Columns laid out (rows, group, taps..., channel): one copy, then one strided
+        # matmul per (merged) group straight into its filters of the output.
+        grouped = sub.reshape(*sub.shape[:-1], G2, cin_g)
+        grouped = np.moveaxis(grouped, -2, 1 + len(out_shape))
+        np.copyto(cols.reshape(grouped.shape), grouped)
+        c3 = cols.reshape(rows, G2, KC)
+        for g in range(G2):
+            np.matmul(c3[:, g], wg[g], out=ysub[:, g * m * fg : (g + 1) * m * fg])
     return y
 
 
 def depthwise_conv(x, kernel, strides, pads, dilation) -> np.ndarray:
     """Depthwise N-d convolution as a shift-multiply-add over kernel taps.
+
+    Works on cache-sized chunks of (batch, first output axis), on :data:`THREADS`
+    threads; taps are summed in ``np.ndindex`` order.
 
     Parameters
     ----------
@@ -138,25 +236,31 @@ def depthwise_conv(x, kernel, strides, pads, dilation) -> np.ndarray:
     ksize = kernel.shape[:-2]
     C, M = kernel.shape[-2:]
     xp = pad(x, pads)
-    out_shape = tuple(
-        (n - effective_kernel(k, d)) // s + 1
-        for n, k, s, d in zip(xp.shape[1:-1], ksize, strides, dilation)
-    )
+    out_shape = _out_shape(xp.shape[1:-1], ksize, strides, dilation)
     B = x.shape[0]
-    y = np.zeros((B, *out_shape, C, M), dtype=x.dtype)
+    y = np.empty((B, *out_shape, C, M), dtype=x.dtype)
     if prod(out_shape) == 0 or B == 0:
         return y.reshape(B, *out_shape, C * M)
     win = _windows(xp, ksize, strides, dilation, out_shape)
     w = kernel.astype(x.dtype, copy=False)
     rank = len(ksize)
+    taps = list(np.ndindex(*ksize))
     per_row = prod(out_shape[1:]) * C * M * x.itemsize
-    for bs, rs in _row_chunks(B, out_shape[0], per_row):
+
+    def work(bs, rs):
         ysub = y[bs, rs]
-        tmp = np.empty_like(ysub)
-        for tap in np.ndindex(*ksize):
-            src = win[(bs, rs) + (slice(None),) * (rank - 1) + tap]
-            np.multiply(src[..., None], w[tap], out=tmp)
-            ysub += tmp
+        tmp = np.empty(ysub.shape[:-1], dtype=y.dtype)
+        for m in range(M):
+            dst = ysub[..., m]
+            for i, tap in enumerate(taps):
+                src = win[(bs, rs) + (slice(None),) * (rank - 1) + tap]
+                if i == 0:
+                    np.multiply(src, w[tap + (slice(None), m)], out=dst)
+                else:
+                    np.multiply(src, w[tap + (slice(None), m)], out=tmp)
+                    dst += tmp
+
+    _parallel(work, _row_chunks(B, out_shape[0], per_row, CACHE_BYTES))
     return y.reshape(B, *out_shape, C * M)
 
 
@@ -165,6 +269,9 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
 
     ``full[i*s + j*d] += x[i] @ W[j]`` over input cells ``i`` and taps ``j``
     (kernel not flipped), then ``y[o] = full[o + crop]`` with zeros past the end.
+    Each chunk of the batch is one matmul of all taps into a preallocated buffer; when
+    the taps do not overlap (stride == kernel, no crop) the scatter is a plain
+    transposed copy, else the scatter-add runs on :data:`THREADS` threads.
 
     Parameters
     ----------
@@ -182,28 +289,80 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
     B, *n = x.shape[:-1]
     rank = len(ksize)
     K = prod(ksize)
+    item = x.dtype.itemsize
+    out_shape = tuple(int(o) for o in out_shape)
     full_shape = tuple(
         (ni - 1) * s + effective_kernel(k, d) for ni, k, s, d in zip(n, ksize, strides, dilation)
     )
     # The region of `full` the output sees, in `full` coordinates; extended by zeros.
     need = tuple(max(f, c + o) for f, c, o in zip(full_shape, crops, out_shape))
     y = np.empty((B, *out_shape, filters), dtype=x.dtype)
+    if B == 0 or prod(out_shape) == 0:
+        return y
     # (Cin, K*F): columns ordered (taps..., filter).
     w = np.moveaxis(kernel.reshape(K, filters, cin), -1, 0).reshape(cin, K * filters)
-    w = w.astype(x.dtype, copy=False)
-    per_sample = prod(n) * K * filters * x.itemsize + prod(need) * filters * x.itemsize
-    for bs in _chunks(B, per_sample):
+    w = np.ascontiguousarray(w.astype(x.dtype, copy=False))
+    x = np.ascontiguousarray(x)
+    n_cells = prod(n)
+    tiled = (
+        all(s == k for s, k in zip(strides, ksize))
+        and all(c == 0 for c in crops)
+        and out_shape == full_shape
+        and prod(n) > 0
+    )
+    if tiled:
+        # No overlap: out[i*k + j] = (x[i] @ W)[j]; a transposed copy per chunk.
+        per_sample = n_cells * K * filters * item
+        cols_buf = None
+        perm = [0]
+        for a in range(rank):
+            perm += [1 + a, 1 + rank + a]
+        perm.append(1 + 2 * rank)
+        for bs in _chunks(B, per_sample, max(GEMM_ROWS * K * filters * item, 1)):
+            nb = bs.stop - bs.start
+            if cols_buf is None:
+                cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
+            cols = cols_buf[: nb * n_cells * K * filters].reshape(nb * n_cells, K * filters)
+            np.matmul(x[bs].reshape(-1, cin), w, out=cols)
+            inter = [v for ni, k in zip(n, ksize) for v in (ni, k)]
+            dst = y[bs].reshape(nb, *inter, filters)
+            src = cols.reshape(nb, *n, *ksize, filters).transpose(perm)
+            np.copyto(dst, src)
+        return y
+
+    per_sample = n_cells * K * filters * item + prod(need) * filters * item
+    keep = tuple(slice(c, c + o) for c, o in zip(crops, out_shape))
+    direct = all(c == 0 for c in crops) and need == out_shape
+    full_buf = None
+    cols_buf = None
+    for bs in _chunks(B, per_sample, max(16 * 2**20, THREADS * per_sample)):
         nb = bs.stop - bs.start
-        cols = (x[bs].reshape(-1, cin) @ w).reshape(nb, *n, *ksize, filters)
-        full = np.zeros((nb, *need, filters), dtype=x.dtype)
-        for tap in np.ndindex(*ksize):
-            dst = tuple(
-                slice(j * d, j * d + (ni - 1) * s + 1, s)
-                for j, d, ni, s in zip(tap, dilation, n, strides)
-            )
-            full[(slice(None), *dst)] += cols[(slice(None),) * (1 + rank) + tap]
-        keep = tuple(slice(c, c + o) for c, o in zip(crops, out_shape))
-        y[bs] = full[(slice(None), *keep)]
+        if cols_buf is None:
+            cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
+            if not direct:
+                full_buf = np.empty(nb * prod(need) * filters, dtype=x.dtype)
+        cols = cols_buf[: nb * n_cells * K * filters].reshape(nb * n_cells, K * filters)
+        np.matmul(x[bs].reshape(-1, cin), w, out=cols)
+        cols = cols.reshape(nb, *n, *ksize, filters)
+        if direct:
+            full = y[bs]
+        else:
+            full = full_buf[: nb * prod(need) * filters].reshape(nb, *need, filters)
+
+        def scatter(b0, b1, cols=cols, full=full, bs=bs):
+            fb = full[b0:b1]
+            fb.fill(0)
+            for tap in np.ndindex(*ksize):
+                dst = tuple(
+                    slice(j * d, j * d + (ni - 1) * s + 1, s)
+                    for j, d, ni, s in zip(tap, dilation, n, strides)
+                )
+                fb[(slice(None), *dst)] += cols[(slice(b0, b1),) + (slice(None),) * rank + tap]
+            if not direct:
+                y[bs.start + b0 : bs.start + b1] = fb[(slice(None), *keep)]
+
+        step = max(1, -(-nb // THREADS))
+        _parallel(scatter, [(b, min(b + step, nb)) for b in range(0, nb, step)])
     return y
 
 
@@ -219,6 +378,9 @@ def repeat(x, sizes) -> np.ndarray:
 def resize_axis(x, axis, idx, w) -> np.ndarray:
     """Resample one spatial axis with per-output source cells and weights.
 
+    Taps are gathered (``np.take``), weighted and summed in order, on cache-sized chunks
+    of the batch (or of the axis before ``axis``) on :data:`THREADS` threads.
+
     Parameters
     ----------
     x : ndarray, shape ``(B, ..., n, ..., C)``
@@ -226,11 +388,30 @@ def resize_axis(x, axis, idx, w) -> np.ndarray:
     idx, w : ndarrays of shape ``(out, T)`` from :func:`geometry.resize_taps`
     """
     w = w.astype(x.dtype)
+    out = idx.shape[0]
     shape = [1] * x.ndim
-    shape[axis] = idx.shape[0]
-    y = None
-    for t in range(idx.shape[1]):
-        term = np.take(x, idx[:, t], axis=axis)
-        term *= w[:, t].reshape(shape)
-        y = term if y is None else np.add(y, term, out=y)
+    shape[axis] = out
+    y_shape = list(x.shape)
+    y_shape[axis] = out
+    y = np.empty(y_shape, dtype=x.dtype)
+    if y.size == 0:
+        return y
+    T = idx.shape[1]
+    wcols = [np.ascontiguousarray(w[:, t]).reshape(shape) for t in range(T)]
+    # Chunk along axis 0, or along axis 1 when resampling a later axis of few samples.
+    cax = 1 if (axis > 1 and x.shape[0] < 4 * THREADS) else 0
+    per_item = y.nbytes // max(y.shape[cax], 1)
+    lead = (slice(None),) * cax
+
+    def work(sl):
+        xs, ys = x[lead + (sl,)], y[lead + (sl,)]
+        tmp = np.empty(ys.shape, dtype=y.dtype) if T > 1 else None
+        for t in range(T):
+            term = ys if t == 0 else tmp
+            np.take(xs, idx[:, t], axis=axis, out=term, mode="clip")
+            term *= wcols[t]
+            if t:
+                ys += tmp
+
+    _parallel(work, [(sl,) for sl in _chunks(y.shape[cax], per_item, 4 * CACHE_BYTES)])
     return y

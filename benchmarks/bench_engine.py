@@ -1,0 +1,305 @@
+"""Speed and memory of convviz's numeric kernels on full-size batched inputs.
+
+Run from the repository root::
+
+    python benchmarks/bench_engine.py                     # all cases, 5 timed runs each
+    python benchmarks/bench_engine.py --repeats 9 --cases "conv2d k3,depthwise"
+    python benchmarks/bench_engine.py --no-torch --no-memory
+
+Every case is a convviz layer (float32, channels_last, bias on, weights built before
+timing) called on a random batch.  Per case the script prints the median wall time over
+``--repeats`` runs (after one warm-up; "best" is the fastest run), the GFLOP/s
+(counted as 2 * MACs, formulas below),
+the ratio to this machine's NumPy float32 matmul GFLOP/s measured in the same run, and the
+ratio to PyTorch CPU (2 threads, NC.. layout, weights prepared in advance, inference mode)
+when ``torch`` is importable (otherwise "n/a"; torch is never a convviz dependency).
+
+MAC formulas (B batch, ``out`` output spatial cells, ``n`` input spatial cells, ``K`` =
+prod(kernel_size)):
+
+* ConvND:            B * out * F * K * Cin / groups
+* DepthwiseConvND:   B * out * C * M * K
+* SeparableConvND:   B * out * C * M * K  +  B * out * C * M * F
+* ConvNDTranspose:   B * n * Cin * F * K      (the scatter; inserted zeros are not counted)
+* UpSampling2D bilinear: B * out * C * 4  (2 taps per axis)
+
+The memory check runs ``Conv2D(64, 3, padding="same")`` on (32, 224, 224, 3) in a fresh
+subprocess and compares its peak RSS (the child's ``VmHWM`` from ``/proc/self/status``,
+its peak resident set including the interpreter and NumPy; ``ru_maxrss`` where there is no
+/proc.  ``getrusage(RUSAGE_CHILDREN)`` is not used: Linux carries the parent's own peak
+into a vfork+exec'ed child) with ``2 * (input + output + weights) + 256 MiB``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import convviz  # noqa: E402
+
+THREADS = 2
+GEMM_BOUND = ("conv2d k3", "conv3d", "conv1d k5")
+
+# name: (convviz layer factory, input shape (channels_last), torch builder name)
+CASES = {
+    "conv1d k5": (lambda: convviz.Conv1D(64, 5, padding="same"), (64, 1024, 64)),
+    "conv2d k3": (lambda: convviz.Conv2D(64, 3, padding="same"), (32, 64, 64, 32)),
+    "conv2d stem": (lambda: convviz.Conv2D(64, 7, strides=2, padding="same"),
+                    (32, 112, 112, 3)),
+    "conv2d dilated": (lambda: convviz.Conv2D(32, 3, dilation_rate=2, padding="same"),
+                       (32, 64, 64, 32)),
+    "conv2d groups": (lambda: convviz.Conv2D(64, 3, groups=4, padding="same"),
+                      (32, 56, 56, 64)),
+    "depthwise": (lambda: convviz.DepthwiseConv2D(3, padding="same"), (32, 56, 56, 128)),
+    "separable": (lambda: convviz.SeparableConv2D(128, 3, padding="same"), (32, 56, 56, 64)),
+    "transpose 2d": (lambda: convviz.Conv2DTranspose(32, 4, strides=2, padding="same"),
+                     (64, 32, 32, 64)),
+    "conv3d": (lambda: convviz.Conv3D(32, 3, padding="same"), (4, 16, 32, 32, 16)),
+    "transpose 3d": (lambda: convviz.Conv3DTranspose(16, 2, strides=2), (16, 8, 16, 16, 32)),
+    "upsample bilinear": (lambda: convviz.UpSampling2D(2, interpolation="bilinear"),
+                          (32, 64, 64, 32)),
+}
+
+
+# ----------------------------------------------------------------------------- FLOPs
+def macs(layer, x_shape, y_shape) -> int:
+    B, *n, cin = x_shape
+    out = math.prod(y_shape[1:-1])
+    kind = type(layer).__name__
+    if kind.startswith("UpSampling"):
+        return B * out * cin * 4
+    K = math.prod(layer.kernel_size)
+    if "Transpose" in kind:
+        return B * math.prod(n) * cin * layer.filters * K
+    if kind.startswith("Depthwise"):
+        return B * out * cin * layer.depth_multiplier * K
+    if kind.startswith("Separable"):
+        cm = cin * layer.depth_multiplier
+        return B * out * cm * K + B * out * cm * layer.filters
+    return B * out * layer.filters * K * cin // layer.groups
+
+
+# ----------------------------------------------------------------------------- timing
+def make_input(name, shape, dtype):
+    seed = sum(map(ord, name))
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def median_time(fn, repeats: int, best: list | None = None) -> float:
+    """Median wall time of ``repeats`` runs after one warm-up (the fastest run -> best)."""
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    if best is not None:
+        best.append(min(times))
+    return statistics.median(times)
+
+
+def matmul_gflops(repeats: int) -> float:
+    """NumPy float32 matmul GFLOP/s of this machine (n=2048 square, out= buffer)."""
+    n = 2048
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    best = []
+    t = median_time(lambda: np.matmul(a, b, out=c), max(repeats, 10), best)
+    return 2 * n**3 / t / 1e9, 2 * n**3 / best[0] / 1e9
+
+
+# ----------------------------------------------------------------------------- torch
+def load_torch():
+    try:
+        import torch
+    except Exception:  # pragma: no cover - depends on the machine
+        return None
+    torch.set_num_threads(THREADS)
+    # Warm torch's thread pool up once: right after `import torch` NumPy's own matmul
+    # runs at about half speed on this machine until torch has run an operation.
+    with torch.inference_mode():
+        torch.nn.functional.conv2d(torch.ones(2, 8, 16, 16), torch.ones(8, 8, 3, 3))
+    return torch
+
+
+def torch_fn(torch, name, layer, x):
+    """A no-argument callable running the PyTorch equivalent of ``layer`` on ``x``."""
+    F = torch.nn.functional
+    rank = x.ndim - 2
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+    kind = type(layer).__name__
+
+    def conv_w(kernel):  # Keras (*k, Cin/g, F) -> torch (F, Cin/g, *k)
+        return torch.from_numpy(np.ascontiguousarray(np.moveaxis(kernel, (-1, -2),
+                                                                 (0, 1))))
+
+    if kind.startswith("UpSampling"):
+        return lambda: F.interpolate(xt, scale_factor=layer.size, mode="bilinear",
+                                     align_corners=False)
+    bias = torch.from_numpy(layer.bias)
+    if kind.startswith("Conv") and "Transpose" not in kind:
+        conv = (F.conv1d, F.conv2d, F.conv3d)[rank - 1]
+        w = conv_w(layer.kernel)
+        if max(layer.strides) > 1:  # torch 'same' forbids strides: Keras's (lo, hi) pads
+            pads = [v for lo_hi in reversed(layer.pads(x.shape[1:-1])) for v in lo_hi]
+            return lambda: conv(F.pad(xt, pads), w, bias, layer.strides, 0,
+                                layer.dilation_rate, layer.groups)
+        return lambda: conv(xt, w, bias, layer.strides, "same", layer.dilation_rate,
+                            layer.groups)
+    if kind.startswith("Depthwise"):
+        c = x.shape[-1]
+        w = conv_w(layer.kernel.reshape(*layer.kernel_size, 1, -1))  # (C*M, 1, *k)
+        return lambda: F.conv2d(xt, w, bias, 1, "same", layer.dilation_rate, c)
+    if kind.startswith("Separable"):
+        c = x.shape[-1]
+        dw = conv_w(layer.depthwise_kernel.reshape(*layer.kernel_size, 1, -1))
+        pw = conv_w(layer.pointwise_kernel)
+        return lambda: F.conv2d(F.conv2d(xt, dw, None, 1, "same", 1, c), pw, bias)
+    # transpose: Keras (*k, F, Cin) -> torch (Cin, F, *k)
+    convt = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[rank - 1]
+    w = torch.from_numpy(np.ascontiguousarray(np.moveaxis(layer.kernel, (-1, -2), (0, 1))))
+    crops = layer.crops()
+    return lambda: convt(xt, w, bias, layer.strides, crops)
+
+
+# ----------------------------------------------------------------------------- memory
+MEM_CHILD = r"""
+import resource, sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import convviz
+shape = tuple(int(v) for v in sys.argv[2].split(","))
+layer = convviz.Conv2D(64, 3, padding="same")
+layer.build(shape)
+x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+def hwm():  # peak RSS of this process image, KiB (not inherited from the parent)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
+y = layer(x)
+w = sum(v.nbytes for v in layer.weights)
+print(x.nbytes, y.nbytes, w, base, hwm(), float(y[0, 0, 0, 0]))
+"""
+
+
+def memory_check(shape=(32, 224, 224, 3)):
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", MEM_CHILD, root, ",".join(map(str, shape))],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    wall = time.perf_counter() - t0
+    # ru_maxrss of RUSAGE_CHILDREN can carry the parent's own peak over the vfork/exec,
+    # so the child reports its VmHWM (peak resident set of the new process image).
+    xb, yb, wb, base, peak = (int(v) for v in out[:5])
+    mib = 2**20
+    bound = 2 * (xb + yb + wb) + 256 * mib
+    print(f"\nMemory: Conv2D(64, 3, padding='same') on {shape} float32, fresh subprocess")
+    print(f"  input {xb / mib:.1f} MiB, output {yb / mib:.1f} MiB, weights {wb / 1024:.1f} KiB")
+    print(f"  peak RSS {peak * 1024 / mib:.1f} MiB (interpreter+numpy+input before the call: "
+          f"{base * 1024 / mib:.1f} MiB); bound 2*(in+out+w)+256 MiB = {bound / mib:.1f} MiB"
+          f" -> {'OK' if peak * 1024 <= bound else 'EXCEEDED'} (child wall {wall:.1f} s)")
+    return peak * 1024, bound
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per case (median)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default all)")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocess")
+    ap.add_argument("--float64", action="store_true", help="time float64 inputs instead")
+    args = ap.parse_args(argv)
+    names = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        ap.error(f"unknown cases {unknown}; choose from {list(CASES)}")
+    dtype = np.float64 if args.float64 else np.float32
+
+    if not args.no_memory:  # first, while this process is still small
+        memory_check()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+          f"python {platform.python_version()}, numpy {np.__version__}")
+    mm_med, mm = matmul_gflops(args.repeats)
+    print(f"numpy float32 matmul (2048^3, out=): best {mm:.1f} GFLOP/s (median {mm_med:.1f});"
+          " the best is the reference for '/matmul'")
+
+    # Phase 1: convviz, before torch is imported (an imported torch keeps OpenMP threads
+    # spinning after each of its calls and slows NumPy/OpenBLAS down by up to 3x here).
+    rng = np.random.default_rng(0)
+    runs = []
+    for name in names:
+        make, shape = CASES[name]
+        layer = make()
+        layer.build(shape)
+        layer.set_weights([rng.standard_normal(w.shape) * 0.1 for w in layer.weights])
+        x = make_input(name, shape, dtype)
+        y = layer(x)
+        best = []
+        t = median_time(lambda layer=layer, x=x: layer(x), args.repeats, best)
+        runs.append((name, layer, shape, t, best[0], y.shape, np.array(y[:2])))
+        del x, y
+
+    # Phase 2: PyTorch on the same inputs and weights, same process.
+    torch = None if args.no_torch or dtype != np.float32 else load_torch()
+    if torch is not None:
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+              f"timed after all convviz cases")
+    else:
+        print("torch n/a" + (" (--no-torch)" if args.no_torch else ""))
+    print()
+    hdr = (f"{'case':<18} {'input':<22} {'ms':>8} {'best':>7} {'GFLOP/s':>8} {'/matmul':>8} "
+           f"{'torch ms':>9} {'vs torch':>9}")
+    print(hdr)
+    print("-" * len(hdr))
+    ratios, gemm_frac = {}, {}
+    for name, layer, shape, t, best, y_shape, y_head in runs:
+        gf = 2 * macs(layer, shape, y_shape) / t / 1e9
+        frac = gf / mm
+        if name in GEMM_BOUND:
+            gemm_frac[name] = frac
+        tt_s = vs = "n/a"
+        if torch is not None:
+            x = make_input(name, shape, dtype)  # regenerated: same values
+            with torch.inference_mode():
+                fn = torch_fn(torch, name, layer, x)
+                yt = np.moveaxis(fn().numpy(), 1, -1)[:2]
+                err = np.abs(yt - y_head).max() / (np.abs(y_head).max() + 1e-30)
+                if err > 1e-4:
+                    print(f"  WARNING {name}: convviz and torch differ (rel {err:.2e})")
+                tt = median_time(fn, args.repeats)
+            del x
+            ratios[name] = tt / t
+            tt_s, vs = f"{tt * 1e3:9.2f}", f"{tt / t:8.2f}x"
+        print(f"{name:<18} {str(shape):<22} {t * 1e3:8.2f} {best * 1e3:7.2f} {gf:8.1f} "
+              f"{frac:8.2f} {tt_s:>9} {vs:>9}")
+
+    print()
+    if ratios:
+        geo = math.exp(sum(math.log(r) for r in ratios.values()) / len(ratios))
+        worst = min(ratios, key=ratios.get)
+        print(f"summary: geomean speed vs torch {geo:.2f}x (target >= 0.8), "
+              f"min {ratios[worst]:.2f}x ({worst}; target >= 0.5)")
+    else:
+        print("summary: vs torch n/a (torch not importable or --no-torch)")
+    if gemm_frac:
+        parts = ", ".join(f"{k} {v:.0%}" for k, v in gemm_frac.items())
+        print(f"summary: GEMM-bound cases at {parts} of matmul GFLOP/s (target >= 50%)")
+
+
+if __name__ == "__main__":
+    main()
