@@ -713,13 +713,6 @@ class BaseConvTranspose(_WindowedConv):
     def _per_axis(self):
         return zip(self.kernel_size, self.strides, self.dilation_rate, self._ops())
 
-    def pads(self, spatial):
-        """Gather-view padding of the zero-inserted input, per axis."""
-        return tuple(
-            geometry.transpose_gather_pads(n, k, s, d, self.padding, op)
-            for n, (k, s, d, op) in zip(spatial, self._per_axis())
-        )
-
     def crops(self):
         """Cells cut from the start of the scatter result, per axis."""
         return tuple(geometry.transpose_crop(k, s, d, self.padding, op)
@@ -814,16 +807,14 @@ class BaseCropping(Layer):
         return tuple(None if n is None else n - lo - hi
                      for n, (lo, hi) in zip(spatial, self.cropping))
 
-    def pads(self, spatial=None):
-        return tuple((-lo, -hi) for lo, hi in self.cropping)
-
     trace_kind = "crop"
 
     def _axis_traces(self, spatial):
         return _trace.crop_axes(spatial, self.cropping)
 
     def _call_last(self, x):
-        return engine.pad(x, self.pads()).copy()
+        # cropping is negative padding
+        return engine.pad(x, tuple((-lo, -hi) for lo, hi in self.cropping)).copy()
 
     def get_config(self):
         config = super().get_config()
@@ -841,9 +832,6 @@ class BaseZeroPadding(Layer):
     def _spatial_output(self, spatial):
         return tuple(None if n is None else n + lo + hi
                      for n, (lo, hi) in zip(spatial, self.padding))
-
-    def pads(self, spatial=None):
-        return self.padding
 
     trace_kind = "pad"
 
@@ -877,16 +865,12 @@ class BaseUpSampling(Layer):
     def _axis_traces(self, spatial):
         return _trace.upsample_axes(spatial, self.size, self.interpolation)
 
-    def resize_taps(self, spatial):
-        """Per axis ``(idx, w)``, each ``(out, T)``: source cells and weights of every output."""
-        return tuple(geometry.resize_taps(n, n * s, self.interpolation)
-                     for n, s in zip(spatial, self.size))
-
     def _call_last(self, x):
         if self.interpolation == "nearest":
             return engine.repeat(x, self.size)
-        for axis, (idx, w) in enumerate(self.resize_taps(x.shape[1:-1]), start=1):
-            x = engine.resize_axis(x, axis, idx, w)
+        # The same per-axis source cells and weights the trace shows.
+        for axis, a in enumerate(self._axis_traces(x.shape[1:-1]), start=1):
+            x = engine.resize_axis(x, axis, a.coords, a.weight)
         return x
 
     def get_config(self):

@@ -117,6 +117,13 @@ class Step:
     gaps: np.ndarray
 
 
+def _step_index(i: int, steps: int, shape) -> tuple:
+    """``i`` as a row-major index into ``shape``; IndexError outside ``[0, steps)``."""
+    if not 0 <= i < steps:
+        raise IndexError(f"step {i} out of range for a trace of {steps} steps")
+    return np.unravel_index(i, shape)
+
+
 def _grid(per_axis):
     """Cartesian product of per-axis 1-D arrays -> ``(prod, rank)`` row-major."""
     mesh = np.meshgrid(*per_axis, indexing="ij")
@@ -175,9 +182,7 @@ class Trace:
     # --- steps ------------------------------------------------------------------
     def step(self, i: int) -> Step:
         """The window of output cell number ``i`` (row-major output order)."""
-        if not 0 <= i < len(self):
-            raise IndexError(f"step {i} out of range for a trace of {len(self)} steps")
-        o = np.unravel_index(i, self.out_shape)
+        o = _step_index(i, len(self), self.out_shape)
         rows = [(a.coords[oi], a.kernel[oi], a.source[oi], a.weight[oi])
                 for a, oi in zip(self.axes, o)]
         coords = _grid([r[0] for r in rows])
@@ -354,9 +359,7 @@ class ScatterTrace:
         return prod(self.in_shape)
 
     def step(self, i: int) -> ScatterStep:
-        if not 0 <= i < len(self):
-            raise IndexError(f"step {i} out of range for a trace of {len(self)} steps")
-        idx = np.unravel_index(i, self.in_shape)
+        idx = _step_index(i, len(self), self.in_shape)
         full = [ii * s + np.arange(k) * d
                 for ii, k, s, d in zip(idx, self.kernel_size, self.strides, self.dilation_rate)]
         full_coords = _grid(full)
