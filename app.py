@@ -1,7 +1,9 @@
 """convviz's Streamlit entry point: a router and nothing else.
 
-Run it with ``streamlit run app.py``. Every page lives in ``pages/`` and is listed in
-``PAGE_SPECS``; the browser smoke test visits each entry of that list.
+Run it with ``streamlit run app.py``. Every page lives in ``app_pages/`` and is listed in
+``PAGE_SPECS``; the browser smoke test visits each entry of that list. (Not ``pages/``:
+Streamlit treats a ``pages/`` folder beside the entry script as its legacy multipage app
+until ``st.navigation`` first runs, so a deep link to a fresh server would skip this router.)
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import streamlit as st
 
 #: (script, title, url path, icon) for every page; the first one is the default page.
 PAGE_SPECS: tuple[tuple[str, str, str, str], ...] = (
-    ("pages/shape_calculator.py", "Shape calculator", "shape-calculator", ":material/straighten:"),
+    ("app_pages/home.py", "Home", "home", ":material/home:"),
+    ("app_pages/convolution.py", "Convolution", "convolution", ":material/grid_on:"),
+    ("app_pages/transposed.py", "Transposed convolution", "transposed", ":material/open_in_full:"),
+    ("app_pages/depthwise.py", "Depthwise and separable", "depthwise", ":material/layers:"),
+    ("app_pages/cropping.py", "Cropping", "cropping", ":material/crop:"),
+    ("app_pages/padding.py", "Zero padding", "padding", ":material/border_outer:"),
+    ("app_pages/upsampling.py", "Upsampling", "upsampling", ":material/zoom_out_map:"),
+    ("app_pages/shape_calculator.py", "Shape calculator", "shape-calculator",
+     ":material/straighten:"),
 )
 
 

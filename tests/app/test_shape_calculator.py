@@ -14,7 +14,7 @@ from convviz import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
-PAGE = ROOT / "pages" / "shape_calculator.py"
+PAGE = ROOT / "app_pages" / "shape_calculator.py"
 TIMEOUT = 30
 
 NAMES_BY_RANK = {

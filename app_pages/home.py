@@ -1,0 +1,24 @@
+"""Home: a live example, what convviz is, a map of every layer and how to read the colours."""
+
+import streamlit as st
+
+from convviz.viz import controls
+
+st.title("convviz: convolution arithmetic, animated and exact to Keras")
+example = controls.home_example()
+st.plotly_chart(example.figure, key="home.chart", config=controls.PLOTLY_CONFIG, width="content")
+st.caption(
+    f"`{example.shape.keras_call}` on a 5x5 input: press ▶ play or drag the step slider. "
+    "The orange window reads 3x3 cells, the grey ring is the zero padding that "
+    "`padding=\"same\"` adds (the odd cell at the end), and every output cell shows its sum."
+)
+st.markdown(
+    "convviz draws what each Keras 3 convolution-family layer does: every window position, "
+    "every padding cell, every dilation gap, with real numbers and the output-shape formula "
+    "filled in. The same NumPy engine computes full-size batched inputs exactly as Keras 3 "
+    "does (same arguments, weights, shapes and error messages)."
+)
+st.subheader("How to read the colours")
+controls.legend()
+st.subheader("Every layer, by page")
+controls.layer_map()

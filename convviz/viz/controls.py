@@ -1,0 +1,243 @@
+"""Streamlit widgets and panels shared by the layer pages (the only place that draws them).
+
+A family page is three calls::
+
+    values = controls.widgets(family)      # keyed sidebar widgets, synced with the URL
+    view = controls.layer_view(values)     # cached call into convviz.viz.view.build
+    controls.show(view, values)            # figure, step controls, shape and numbers panels
+
+Nothing here computes geometry: that is :mod:`convviz.viz.view` and the package below it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..demo import MAX_ANIMATION_SIZE, MAX_ANIMATION_STEPS
+from . import figures
+from .schema import FAMILIES, SPEEDS, Family, decode, encode, spec_from_values
+from .view import DEFAULT_CELL_PX, PRESENTER_CELL_PX, LayerView, build
+
+PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
+
+
+def key(family: Family, name: str) -> str:
+    """Session-state key of a field on a family's page (unique across pages)."""
+    return f"{family.key}.{name}"
+
+
+def _load_query(family: Family) -> None:
+    """On a page's first run in a session, seed its widgets from the URL (with notices)."""
+    flag = key(family, "_loaded")
+    if st.session_state.get(flag):
+        return
+    st.session_state[flag] = True
+    if not st.query_params:
+        return
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    values, notices = decode(family, params)
+    for name, value in values.items():
+        st.session_state[key(family, name)] = value
+    st.session_state[key(family, "_notices")] = notices
+
+
+def _widget(family: Family, f, layer: str, container):
+    k = key(family, f.key)
+    if k not in st.session_state:
+        st.session_state[k] = f.default
+    label = f.label_for(layer)
+    if f.kind == "int":
+        return container.slider(label, f.lo, f.hi, step=1, key=k, help=f.help or None)
+    if f.kind == "bool":
+        return container.toggle(label, key=k, help=f.help or None)
+    if st.session_state[k] not in f.choices:
+        st.session_state[k] = f.default
+    return container.selectbox(label, f.choices, key=k, help=f.help or None)
+
+
+def widgets(family: Family | str) -> dict:
+    """Draw the family's widgets in the sidebar; return every field's current value."""
+    family = FAMILIES[family] if isinstance(family, str) else family
+    _load_query(family)
+    values = family.defaults()
+    sidebar = st.sidebar
+    layer = _widget(family, family.field("layer"), family.field("layer").default, sidebar)
+    values["layer"] = layer
+    groups = (("Input", lambda f: f.key[0] == "n" or f.key in ("channels", "data_format")),
+              ("Layer arguments", lambda f: f.arg),
+              ("Display", lambda f: not f.arg))
+    seen = {"layer"}
+    for title, member in groups:
+        box = sidebar.expander(title, expanded=title != "Display")
+        for f in family.active(layer):
+            if f.key in seen or not member(f):
+                continue
+            seen.add(f.key)
+            values[f.key] = _widget(family, f, layer, box)
+    step = st.session_state.get(key(family, "step"))
+    if step is not None:
+        values["step"] = step
+    for notice in st.session_state.pop(key(family, "_notices"), []):
+        st.warning(f"Link parameter ignored: {notice}", icon=":material/link_off:")
+    return values
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_view(spec, view, numbers, duration_ms, cell_px) -> LayerView:
+    return build(spec, view=view, numbers=numbers, duration_ms=duration_ms, cell_px=cell_px)
+
+
+def layer_view(values: dict, family: Family | str | None = None) -> LayerView:
+    """The (cached) :class:`LayerView` for a page's values."""
+    if family is None:
+        family = next(f for f in FAMILIES.values() if values["layer"] in f.layers)
+    family = FAMILIES[family] if isinstance(family, str) else family
+    try:
+        spec = spec_from_values(family, values)
+    except ValueError as exc:
+        return LayerView(spec=None, error=str(exc))
+    cell_px = PRESENTER_CELL_PX if values.get("presenter") else DEFAULT_CELL_PX
+    return _cached_view(spec, values.get("view", "gather"), bool(values.get("numbers")),
+                        SPEEDS[values.get("speed", "normal")], cell_px)
+
+
+def _step_controls(family: Family, steps: int) -> int:
+    k = key(family, "step")
+    current = int(np.clip(st.session_state.get(k, 0), 0, steps - 1))
+    st.session_state[k] = current
+    if steps == 1:
+        st.caption("One step: the output has a single cell.")
+        return 0
+
+    def move(delta):
+        st.session_state[k] = int(np.clip(st.session_state[k] + delta, 0, steps - 1))
+
+    back, slider, forward = st.columns([1, 8, 1], vertical_alignment="bottom")
+    back.button("◀ back", key=key(family, "back"), on_click=move, args=(-1,),
+                disabled=current == 0, width="stretch")
+    forward.button("next ▶", key=key(family, "next"), on_click=move, args=(1,),
+                   disabled=current == steps - 1, width="stretch")
+    return int(slider.slider("Step (drives the explain table and the 3-D view)", 0, steps - 1,
+                             key=k))
+
+
+def show(view: LayerView, values: dict, family: Family | str | None = None) -> None:
+    """Draw a layer view: error, or figure + step controls + shape, layout and numbers panels."""
+    if family is None:
+        family = next(f for f in FAMILIES.values() if values["layer"] in f.layers)
+    family = FAMILIES[family] if isinstance(family, str) else family
+    st.query_params.from_dict(encode(family, values))
+    if view.error is not None:
+        st.error(f"**This configuration is not allowed.** {view.error}", icon=":material/block:")
+        st.caption(f"Animations are limited to {MAX_ANIMATION_SIZE[1]}, {MAX_ANIMATION_SIZE[2]} "
+                   f"and {MAX_ANIMATION_SIZE[3]} cells per axis for 1D, 2D and 3D inputs and "
+                   f"{MAX_ANIMATION_STEPS} output cells. Change any widget to continue.")
+        return
+    presenter = bool(values.get("presenter"))
+    step = _step_controls(family, view.steps)
+    values["step"] = step
+    st.query_params.from_dict(encode(family, values))
+    if view.subsampled:
+        st.info(f"The animation shows {len(view.frames)} of {view.steps} steps, evenly spaced; "
+                "the step slider reaches every step.", icon=":material/speed:")
+    st.plotly_chart(view.figure_at(step), key=key(family, "chart"), config=PLOTLY_CONFIG,
+                    width="content")
+    legend(compact=presenter)
+    if view.spec.rank == 3 and view.view == "gather":
+        st.plotly_chart(view.volume(step), key=key(family, "volume"), config=PLOTLY_CONFIG)
+    left, right = st.columns(2) if not presenter else (st.container(), None)
+    with left:
+        shape_panel(view)
+    if right is not None:
+        with right:
+            if view.view == "gather" and values.get("numbers"):
+                numbers_panel(view, step)
+            layout_panel(view)
+
+
+def legend(compact: bool = False) -> None:
+    """The colour key, as small coloured chips."""
+    chips = " ".join(
+        f"<span style='display:inline-block;margin:2px 8px 2px 0'>"
+        f"<span style='display:inline-block;width:12px;height:12px;background:{color};"
+        f"border:1px solid #555;vertical-align:middle'></span> {text}</span>"
+        for text, color in figures.LEGEND)
+    st.markdown(chips if not compact else f"<small>{chips}</small>", unsafe_allow_html=True)
+
+
+def shape_panel(view: LayerView) -> None:
+    """Per-axis formula with numbers, the engine's real shape beside it, params and MACs."""
+    panel = view.shape
+    st.subheader("Output shape")
+    for general in dict.fromkeys(row["general"] for row in panel.rows):
+        st.latex(f"\\text{{out}} = {general}")
+    for row in panel.rows:
+        st.latex(f"\\text{{{row['name']}: }}\\; {row['latex']}")
+    engine = panel.spatial(panel.engine_shape)
+    mark = "agree ✓" if panel.agree else "DISAGREE ✗"
+    st.markdown(
+        f"Formula: `{panel.formula_shape}` · engine's real output (batch 1): "
+        f"`{panel.engine_shape}`, spatial `{engine}`: **{mark}**  \n"
+        f"Keras output shape: **`{panel.output_shape}`** · parameters: **{panel.params:,}** · "
+        f"multiply-accumulates per sample: **{panel.macs:,}**")
+    st.code(f"import keras\nlayer = {panel.keras_call}\n"
+            f"y = layer(keras.Input(shape={panel.input_shape[1:]}))  # {panel.output_shape}",
+            language="python")
+
+
+def layout_panel(view: LayerView) -> None:
+    """The tensor shape in both data formats and the axes the window moves along."""
+    st.subheader("data_format")
+    rows = []
+    for lay in view.shape.layouts:
+        rows.append({
+            "data_format": lay["data_format"] + (" (this layer)" if lay["data_format"]
+                                                 == lay["current"] else ""),
+            "input shape": str(lay["input"]), "output shape": str(lay["output"]),
+            "window moves along axes": ", ".join(
+                f"{a} ({n})" for a, n in zip(lay["window axes"], lay["axis names"])),
+            "channel axis": lay["channel axis"],
+        })
+    st.dataframe(rows, hide_index=True)
+
+
+def numbers_panel(view: LayerView, step: int) -> None:
+    """The explain table of the current step: taps, products, sum, bias, activation."""
+    rows, s = view.explain(step)
+    st.subheader(f"Step {step}: output {s['output']}")
+    st.dataframe(rows, hide_index=True, height=min(36 * (len(rows) + 1) + 3, 320))
+    st.latex(f"\\sum \\text{{products}} = {s['sum']:.4g},\\; + \\text{{bias}}\\ {s['bias']:.4g}"
+             f" = {s['pre_activation']:.4g} \\xrightarrow{{\\text{{{s['activation']}}}}} "
+             f"{s['value']:.4g}")
+
+
+HOME_SPEC = ("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 1, "padding": "same"}, (5, 5))
+
+
+def home_example() -> LayerView:
+    """The home page's live example: Conv2D(1, 3, padding="same") on a 5x5 integer input."""
+    from ..demo import Spec
+
+    name, kwargs, spatial = HOME_SPEC
+    return _cached_view(Spec(name, kwargs, spatial), "gather", True, 700, DEFAULT_CELL_PX)
+
+
+def layer_map() -> None:
+    """Every layer in convviz, grouped by the page that animates it, with links."""
+    import convviz
+
+    from .schema import FAMILIES
+
+    covered = set()
+    for family in FAMILIES.values():
+        covered.update(family.layers)
+        with st.container(border=True):
+            st.page_link(f"app_pages/{family.key}.py", label=f"**{family.title}**",
+                         icon=":material/arrow_forward:")
+            st.markdown(" · ".join(f"`{name}`" for name in family.layers))
+    missing = sorted(set(convviz.LAYERS) - covered)
+    if missing:  # pragma: no cover - guarded by a test
+        st.error(f"Layers without a page: {missing}")
+    st.caption("`Convolution1D`..`Convolution3DTranspose` and `SeparableConvolution1D/2D` are "
+               "Keras's aliases of the same classes.")

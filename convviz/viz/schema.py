@@ -1,0 +1,329 @@
+"""What each family page lets the user set: fields, defaults, limits, and URL state.
+
+Pure data and functions (no streamlit): a :class:`Family` lists its layers and its
+:class:`Field` s; :func:`spec_from_values` turns widget values into a
+:class:`~convviz.demo.Spec`; :func:`decode` / :func:`encode` move the same values
+through a page's query parameters, falling back to defaults with a notice for
+anything invalid or hostile.
+
+>>> fam = FAMILIES["convolution"]
+>>> values, notices = decode(fam, {"layer": "Conv1D", "k0": "5", "s0": "lots"})
+>>> values["layer"], values["k0"], values["s0"], len(notices)
+('Conv1D', 5, 1, 1)
+>>> spec_from_values(fam, values).arguments["kernel_size"]
+(5,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import geometry
+from ..demo import Spec
+
+AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+SPEEDS = {"slow": 1000, "normal": 500, "fast": 200}
+#: Longest query-parameter value read (anything longer is ignored as hostile).
+MAX_PARAM_LENGTH = 64
+
+
+def rank_of(layer: str) -> int:
+    """Spatial rank from a Keras class name: ``"Conv3DTranspose"`` -> 3."""
+    for r in (1, 2, 3):
+        if f"{r}D" in layer:
+            return r
+    raise ValueError(f"Cannot tell the rank of layer {layer!r}")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One widget: an int slider, a choice (selectbox) or a bool (toggle).
+
+    ``axis`` marks a per-axis field (shown only when ``axis < rank``); ``layers``
+    restricts the field to some layers of the family; ``arg`` is False for display
+    options (numbers mode, view, speed) that are not layer arguments.
+    """
+
+    key: str
+    label: str
+    kind: str
+    default: Any
+    lo: int = 0
+    hi: int = 0
+    choices: tuple = ()
+    axis: int | None = None
+    layers: tuple | None = None
+    arg: bool = True
+    help: str = ""
+
+    def applies(self, layer: str) -> bool:
+        if self.layers is not None and layer not in self.layers:
+            return False
+        return self.axis is None or self.axis < rank_of(layer)
+
+    def label_for(self, layer: str) -> str:
+        if self.axis is None:
+            return self.label
+        return self.label.format(axis=AXIS_NAMES[rank_of(layer)][self.axis])
+
+    def coerce(self, raw: Any) -> Any:
+        """``raw`` (widget value or query string) as this type; ValueError if not allowed."""
+        text = str(raw).strip()
+        if len(text) > MAX_PARAM_LENGTH:
+            raise ValueError(f"{self.key}: value too long")
+        if self.kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(
+                    f"{self.key}={text!r} is not an integer (allowed {self.lo}..{self.hi})"
+                ) from None
+            if not self.lo <= value <= self.hi:
+                raise ValueError(f"{self.key}={value} is outside {self.lo}..{self.hi}")
+            return value
+        if self.kind == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{self.key}={text!r} is not a boolean (use 1 or 0)")
+        if text not in self.choices:
+            raise ValueError(f"{self.key}={text!r} is not one of {', '.join(self.choices)}")
+        return text
+
+    def encode(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "1" if value else "0"
+        return str(value)
+
+
+def _per_axis(key, label, default, lo, hi, help="", layers=None, arg=True):
+    return tuple(Field(f"{key}{a}", label, "int", default, lo, hi, axis=a, help=help,
+                       layers=layers, arg=arg) for a in range(3))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A page's layers, fields and the rule that makes layer arguments from field values."""
+
+    key: str
+    title: str
+    layers: tuple
+    fields: tuple
+    arguments: Callable[[str, Mapping[str, Any]], dict] = field(repr=False)
+
+    def field(self, key: str) -> Field:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def defaults(self) -> dict:
+        return {f.key: f.default for f in self.fields}
+
+    def active(self, layer: str) -> tuple:
+        """The fields that apply to ``layer``."""
+        return tuple(f for f in self.fields if f.applies(layer))
+
+
+def _axes(values, key, rank):
+    return tuple(int(values[f"{key}{a}"]) for a in range(rank))
+
+
+def _data_format(layer, values) -> dict:
+    if layer in ("Cropping1D", "UpSampling1D"):
+        return {}
+    return {"data_format": values["data_format"]}
+
+
+def _conv_args(layer, v):
+    r = rank_of(layer)
+    kw = {}
+    if layer.startswith(("Conv", "Separable")):
+        kw["filters"] = int(v["filters"])
+    kw["kernel_size"] = _axes(v, "k", r)
+    kw["strides"] = _axes(v, "s", r)
+    kw["padding"] = v["padding"]
+    if layer.endswith("Transpose") and v.get("op_on"):
+        kw["output_padding"] = _axes(v, "op", r)
+    kw.update(_data_format(layer, v))
+    kw["dilation_rate"] = _axes(v, "d", r)
+    if layer in ("Conv1D", "Conv2D", "Conv3D"):
+        kw["groups"] = int(v["groups"])
+    if layer.startswith(("Depthwise", "Separable")):
+        kw["depth_multiplier"] = int(v["depth_multiplier"])
+    return kw
+
+
+def _pair_args(name):
+    def arguments(layer, v):
+        r = rank_of(layer)
+        pairs = tuple((int(v[f"lo{a}"]), int(v[f"hi{a}"])) for a in range(r))
+        return {name: pairs[0] if r == 1 else pairs, **_data_format(layer, v)}
+    return arguments
+
+
+def _upsample_args(layer, v):
+    r = rank_of(layer)
+    size = _axes(v, "size", r)
+    kw = {"size": size[0] if r == 1 else size, **_data_format(layer, v)}
+    if layer == "UpSampling2D":
+        kw["interpolation"] = v["interpolation"]
+    return kw
+
+
+DATA_FORMAT = Field("data_format", "data_format", "choice", "channels_last",
+                    choices=("channels_last", "channels_first"),
+                    help="Where the channel axis sits: (batch, *spatial, C) or "
+                    "(batch, C, *spatial).")
+CHANNELS = Field("channels", "Input channels", "int", 1, 1, 8)
+SIZES = _per_axis("n", "Input {axis}", 5, 1, 32, help="Spatial length of the input on this axis.")
+DISPLAY = (
+    Field("numbers", "Numbers mode", "bool", True, arg=False,
+          help="Draw small integer inputs, weights and outputs in the cells."),
+    Field("speed", "Speed", "choice", "normal", choices=tuple(SPEEDS), arg=False),
+    Field("presenter", "Presenter mode", "bool", False, arg=False,
+          help="Bigger cells and labels for a projector; hides everything but the animation "
+          "and the shape panel."),
+)
+CONV_WINDOW = (
+    *_per_axis("k", "Kernel {axis}", 3, 1, 7),
+    *_per_axis("s", "Stride {axis}", 1, 1, 4),
+    *_per_axis("d", "Dilation {axis}", 1, 1, 4,
+               help="Gap between kernel taps; Keras forbids strides > 1 with dilation > 1."),
+)
+
+
+def _conv_padding(layers):
+    return Field("padding", "padding", "choice", "valid", choices=("valid", "same", "causal"),
+                 layers=layers, help="'causal' exists only for Conv1D; any other layer raises.")
+
+
+FAMILIES: dict[str, Family] = {
+    "convolution": Family(
+        "convolution", "Convolution", ("Conv1D", "Conv2D", "Conv3D"),
+        (Field("layer", "Layer", "choice", "Conv2D", choices=("Conv1D", "Conv2D", "Conv3D")),
+         *SIZES, CHANNELS, DATA_FORMAT,
+         Field("filters", "filters", "int", 1, 1, 8),
+         Field("groups", "groups", "int", 1, 1, 8,
+               help="Input channels and filters must both be divisible by groups."),
+         *CONV_WINDOW, _conv_padding(None), *DISPLAY),
+        _conv_args),
+    "transposed": Family(
+        "transposed", "Transposed convolution",
+        ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
+        (Field("layer", "Layer", "choice", "Conv2DTranspose",
+               choices=("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")),
+         *SIZES, CHANNELS, DATA_FORMAT,
+         Field("filters", "filters", "int", 1, 1, 8),
+         *(f if f.key[0] != "s" else Field(f.key, f.label, "int", 2, 1, 4, axis=f.axis)
+           for f in CONV_WINDOW),
+         Field("padding", "padding", "choice", "valid", choices=("valid", "same")),
+         Field("op_on", "Set output_padding", "bool", False,
+               help="Without it Keras infers the output length (output_padding=None)."),
+         *_per_axis("op", "output_padding {axis}", 0, 0, 3,
+                    help="Must be smaller than the stride on the same axis."),
+         Field("view", "View", "choice", "gather", choices=("gather", "scatter"), arg=False,
+               help="gather: a window slides over the zero-inserted input (kernel flipped). "
+               "scatter: each input cell paints a kernel-sized patch of the output."),
+         *DISPLAY),
+        _conv_args),
+    "depthwise": Family(
+        "depthwise", "Depthwise and separable",
+        ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"),
+        (Field("layer", "Layer", "choice", "DepthwiseConv2D",
+               choices=("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+                        "SeparableConv2D")),
+         *SIZES[:2], Field("channels", "Input channels", "int", 2, 1, 8), DATA_FORMAT,
+         Field("depth_multiplier", "depth_multiplier", "int", 1, 1, 4),
+         Field("filters", "filters", "int", 1, 1, 8,
+               layers=("SeparableConv1D", "SeparableConv2D")),
+         *(f for f in CONV_WINDOW if f.axis < 2),
+         Field("padding", "padding", "choice", "valid", choices=("valid", "same")),
+         *DISPLAY),
+        _conv_args),
+    "cropping": Family(
+        "cropping", "Cropping", ("Cropping1D", "Cropping2D", "Cropping3D"),
+        (Field("layer", "Layer", "choice", "Cropping2D",
+               choices=("Cropping1D", "Cropping2D", "Cropping3D")),
+         *SIZES, CHANNELS,
+         Field("data_format", DATA_FORMAT.label, "choice", DATA_FORMAT.default,
+               choices=DATA_FORMAT.choices, layers=("Cropping2D", "Cropping3D")),
+         *_per_axis("lo", "Crop {axis}: start", 1, 0, 31),
+         *_per_axis("hi", "Crop {axis}: end", 1, 0, 31),
+         *DISPLAY),
+        _pair_args("cropping")),
+    "padding": Family(
+        "padding", "Zero padding", ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"),
+        (Field("layer", "Layer", "choice", "ZeroPadding2D",
+               choices=("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")),
+         *SIZES, CHANNELS, DATA_FORMAT,
+         *_per_axis("lo", "Pad {axis}: start", 1, 0, 4),
+         *_per_axis("hi", "Pad {axis}: end", 1, 0, 4),
+         *DISPLAY),
+        _pair_args("padding")),
+    "upsampling": Family(
+        "upsampling", "Upsampling", ("UpSampling1D", "UpSampling2D", "UpSampling3D"),
+        (Field("layer", "Layer", "choice", "UpSampling2D",
+               choices=("UpSampling1D", "UpSampling2D", "UpSampling3D")),
+         *(Field(f.key, f.label, "int", 3, 1, 16, axis=f.axis) for f in SIZES), CHANNELS,
+         Field("data_format", DATA_FORMAT.label, "choice", DATA_FORMAT.default,
+               choices=DATA_FORMAT.choices, layers=("UpSampling2D", "UpSampling3D")),
+         *_per_axis("size", "size {axis}", 2, 1, 4),
+         Field("interpolation", "interpolation", "choice", "nearest",
+               choices=geometry.INTERPOLATIONS, layers=("UpSampling2D",)),
+         *DISPLAY),
+        _upsample_args),
+}
+
+
+def spec_from_values(family: Family, values: Mapping[str, Any]) -> Spec:
+    """The :class:`Spec` for a page's current values (missing keys take defaults)."""
+    v = {**family.defaults(), **values}
+    layer = v["layer"]
+    r = rank_of(layer)
+    return Spec(layer, family.arguments(layer, v), spatial=_axes(v, "n", r),
+                channels=int(v["channels"]))
+
+
+def decode(family: Family, params: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """Values from query parameters: defaults for anything missing, invalid or unknown.
+
+    Never raises. Returns ``(values, notices)``; each notice says what was ignored.
+    ``step`` (the animation step) is passed through as an int when it parses.
+    """
+    values = family.defaults()
+    notices = []
+    keys = {f.key for f in family.fields}
+    for key in list(params)[:100]:
+        raw = params[key]
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        if key == "step":
+            try:
+                values["step"] = max(0, int(str(raw)[:MAX_PARAM_LENGTH]))
+            except ValueError:
+                notices.append(f"step={str(raw)[:20]!r} is not a step number; starting at 0")
+            continue
+        if key not in keys:
+            notices.append(f"Unknown parameter {str(key)[:20]!r} ignored")
+            continue
+        try:
+            values[key] = family.field(key).coerce(raw)
+        except ValueError as exc:
+            notices.append(f"{exc}; using the default {family.field(key).default!r}")
+    return values, notices
+
+
+def encode(family: Family, values: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters for ``values``: the layer, plus every applicable non-default field."""
+    layer = values.get("layer", family.field("layer").default)
+    out = {"layer": str(layer)}
+    for f in family.active(layer):
+        if f.key != "layer" and f.key in values and values[f.key] != f.default:
+            out[f.key] = f.encode(values[f.key])
+    if values.get("step"):
+        out["step"] = str(int(values["step"]))
+    return out
