@@ -52,12 +52,13 @@ class AnimatedFigure(go.Figure):
 
     def __init__(self, *args, raw_frames=(), parts=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self._raw_frames = list(raw_frames)
+        self._raw_frames = raw_frames if isinstance(raw_frames, list) else list(raw_frames)
         self._parts = parts
 
     def at_step(self, step: int) -> AnimatedFigure:
         """A copy showing ``step`` before playing (frames shared, not rebuilt)."""
-        fig = AnimatedFigure(self, raw_frames=self._raw_frames, parts=self._parts)
+        fig = AnimatedFigure(go.Figure.to_dict(self), raw_frames=self._raw_frames,
+                             parts=self._parts)
         if self._parts is None:
             return fig
         label, shapes = self._parts(int(step))
@@ -79,22 +80,10 @@ class AnimatedFigure(go.Figure):
         return d
 
 
-def _jsonable(v):
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def _raw_frame(i, label, shapes):
-    return {"name": str(int(i)), "traces": [2],
-            "data": [_jsonable(dict(type="scatter", **label))],
-            "layout": {"shapes": _jsonable(shapes)}}
+    data = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in label.items()}
+    return {"name": str(int(i)), "traces": [2], "data": [dict(type="scatter", **data)],
+            "layout": {"shapes": shapes}}
 
 
 def frame_indices(steps: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
@@ -163,6 +152,7 @@ def _heatmap(cells, shape, z, text, hover, colorscale, *, zmin=None, zmax=None,
 
 
 def _rect(x, y, ref, color, width=3, fill="rgba(0,0,0,0)", dash=None):
+    x, y = float(x), float(y)
     return dict(type="rect", xref=f"x{ref}", yref=f"y{ref}", x0=x - 0.5, x1=x + 0.5,
                 y0=y - 0.5, y1=y + 0.5, line=dict(color=color, width=width, dash=dash),
                 fillcolor=fill, layer="above")
@@ -180,8 +170,9 @@ def _written_shapes(i, oshape, ref):
         lo_cell = list(o[:k]) + [0] + [0] * (len(oshape) - k - 1)
         hi_cell = list(o[:k]) + [o[k] - 1] + [n - 1 for n in oshape[k + 1:]]
         (x0, x1), (y0, y1) = (plane(np.array([lo_cell, hi_cell]), oshape))
-        shapes.append(dict(type="rect", xref=f"x{ref}", yref=f"y{ref}", x0=x0 - 0.5,
-                           x1=x1 + 0.5, y0=y0 - 0.5, y1=y1 + 0.5, line=dict(width=0),
+        shapes.append(dict(type="rect", xref=f"x{ref}", yref=f"y{ref}", x0=float(x0) - 0.5,
+                           x1=float(x1) + 0.5, y0=float(y0) - 0.5, y1=float(y1) + 0.5,
+                           line=dict(width=0),
                            fillcolor=fill, layer="above"))
     return shapes
 
@@ -304,18 +295,39 @@ def _panel_title(name, trace, pshape):
     return f"{name} {tuple(pshape)}"
 
 
-def _output_hover(trace, ocells, limit: int = 4096) -> list[str]:
-    """For every output cell: which real input cells it reads (from the trace)."""
-    if len(ocells) > limit:
-        return [f"output {_coord_text(c)}" for c in ocells]
+def _ranges(values) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0..2, 5"``."""
+    values = sorted(int(v) for v in values)
+    if not values:
+        return "-"
+    parts, first, prev = [], values[0], values[0]
+    for v in [*values[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        parts.append(str(first) if first == prev else f"{first}..{prev}")
+        if v is not None:
+            first = prev = v
+    return ", ".join(parts)
+
+
+def _output_hover(trace, ocells) -> list[str]:
+    """For every output cell: which real input cells it reads.
+
+    A trace is separable, so the cells read are the product of what each axis reads;
+    the text gives that product per axis (``rows 0..2 × cols 1..3``).
+    """
+    names = {1: ("steps",), 2: ("rows", "cols"), 3: ("depths", "rows", "cols")}[trace.rank]
+    per_axis = [[_ranges(np.unique(row[row >= 0])) for row in a.source] for a in trace.axes]
+    empty = [[not (row >= 0).any() for row in a.source] for a in trace.axes]
     out = []
-    for i, c in enumerate(ocells):
-        st = trace.step(i)
-        src = st.source[(st.source >= 0).all(axis=1)]
-        reads = ", ".join(_coord_text(s) for s in src[:12])
-        more = f" … (+{len(src) - 12})" if len(src) > 12 else ""
-        out.append(f"output {_coord_text(c)} reads input {reads}{more}" if len(src)
-                   else f"output {_coord_text(c)} reads only zeros")
+    for c in ocells:
+        head = f"output {_coord_text(c)}"
+        if any(empty[k][v] for k, v in enumerate(c)):
+            out.append(f"{head}<br>reads only zeros")
+        else:
+            out.append(head + "<br>reads input " + " × ".join(
+                f"{n} {per_axis[k][v]}" for k, (n, v) in enumerate(zip(names, c))))
     return out
 
 

@@ -180,6 +180,11 @@ DATA_FORMAT = Field("data_format", "data_format", "choice", "channels_last",
                     "(batch, C, *spatial).")
 CHANNELS = Field("channels", "Input channels", "int", 1, 1, 8)
 SIZES = _per_axis("n", "Input {axis}", 5, 1, 32, help="Spatial length of the input on this axis.")
+
+
+def _sizes(default):
+    return tuple(Field(f.key, f.label, "int", default, 1, 32, axis=f.axis, help=f.help)
+                 for f in SIZES)
 DISPLAY = (
     Field("numbers", "Numbers mode", "bool", True, arg=False,
           help="Draw small integer inputs, weights and outputs in the cells."),
@@ -216,7 +221,7 @@ FAMILIES: dict[str, Family] = {
         ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
         (Field("layer", "Layer", "choice", "Conv2DTranspose",
                choices=("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")),
-         *SIZES, CHANNELS, DATA_FORMAT,
+         *_sizes(3), CHANNELS, DATA_FORMAT,
          Field("filters", "filters", "int", 1, 1, 8),
          *(f if f.key[0] != "s" else Field(f.key, f.label, "int", 2, 1, 4, axis=f.axis)
            for f in CONV_WINDOW),
@@ -259,7 +264,7 @@ FAMILIES: dict[str, Family] = {
         "padding", "Zero padding", ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"),
         (Field("layer", "Layer", "choice", "ZeroPadding2D",
                choices=("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")),
-         *SIZES, CHANNELS, DATA_FORMAT,
+         *_sizes(4), CHANNELS, DATA_FORMAT,
          *_per_axis("lo", "Pad {axis}: start", 1, 0, 4),
          *_per_axis("hi", "Pad {axis}: end", 1, 0, 4),
          *DISPLAY),
@@ -268,7 +273,7 @@ FAMILIES: dict[str, Family] = {
         "upsampling", "Upsampling", ("UpSampling1D", "UpSampling2D", "UpSampling3D"),
         (Field("layer", "Layer", "choice", "UpSampling2D",
                choices=("UpSampling1D", "UpSampling2D", "UpSampling3D")),
-         *(Field(f.key, f.label, "int", 3, 1, 16, axis=f.axis) for f in SIZES), CHANNELS,
+         *_sizes(3), CHANNELS,
          Field("data_format", DATA_FORMAT.label, "choice", DATA_FORMAT.default,
                choices=DATA_FORMAT.choices, layers=("UpSampling2D", "UpSampling3D")),
          *_per_axis("size", "size {axis}", 2, 1, 4),

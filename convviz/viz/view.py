@@ -28,6 +28,8 @@ from ..demo import Sample, Spec, run
 from . import figures
 from .schema import AXIS_NAMES
 
+#: Frames per animation for a 3D layer (each frame draws a 3D window: more shapes per frame).
+MAX_FRAMES_3D = 120
 DEFAULT_CELL_PX = 48
 PRESENTER_CELL_PX = 72
 
@@ -158,19 +160,23 @@ def shape_panel(sample: Sample) -> ShapePanel:
 def kernel_plane(layer) -> np.ndarray | None:
     """Spatial kernel of input channel 0 / output 0 (what numbers mode writes on the taps)."""
     kind = layer.trace_kind
-    if kind == "conv":
-        return layer.kernel[..., 0, 0]
-    if kind in ("depthwise", "separable"):
+    if kind in ("conv", "depthwise", "transpose"):
+        return layer.kernel[..., 0, 0]  # (k.., Cin, F), (k.., C, M) and (k.., F, Cin)
+    if kind == "separable":
         return layer.depthwise_kernel[..., 0, 0]
-    if kind == "transpose":
-        return layer.kernel[..., 0, 0]
     return None
 
 
 def build(spec: Spec, *, view: str = "gather", numbers: bool = True,
           duration_ms: int = 500, cell_px: int = DEFAULT_CELL_PX,
-          max_frames: int = figures.MAX_FRAMES) -> LayerView:
-    """Run, trace and draw ``spec``; never raises ValueError (it lands in ``error``)."""
+          max_frames: int | None = None) -> LayerView:
+    """Run, trace and draw ``spec``; never raises ValueError (it lands in ``error``).
+
+    ``max_frames`` defaults to :data:`figures.MAX_FRAMES` (:data:`MAX_FRAMES_3D` for 3D);
+    longer animations are subsampled evenly and the view says so (``subsampled``).
+    """
+    if max_frames is None:
+        max_frames = MAX_FRAMES_3D if spec.rank == 3 else figures.MAX_FRAMES
     try:
         sample = run(spec)
         if view == "scatter" and sample.layer.trace_kind != "transpose":

@@ -140,20 +140,67 @@ def browser(chromium_path):
             browser.close()
 
 
+#: Pages that show a table rather than an animation.
+NO_CHART = {"shape-calculator"}
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    page.locator("h1").first.wait_for(state="visible")
+    return page
+
+
+def _assert_clean(page, where):
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, (where, exceptions.all_inner_texts())
+    assert page.get_by_text("Page not found").count() == 0, f"no page at {where}"
+
+
 @pytest.mark.parametrize(("url_path", "title"), PAGES)
 def test_page_renders_without_exception(server, browser, url_path, title, tmp_path):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = _open(browser, f"{server}/{url_path}")
     try:
-        page.goto(f"{server}/{url_path}", wait_until="domcontentloaded")
-        page.wait_for_selector('[data-testid="stDataFrame"]', state="visible")
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-        page.get_by_role("heading", name=title).first.wait_for(state="visible")
+        if url_path in NO_CHART:
+            page.wait_for_selector('[data-testid="stDataFrame"]', state="visible")
+        else:
+            # A Plotly chart with both heatmaps (input and output grids) drawn.
+            page.wait_for_selector(".js-plotly-plot .main-svg", state="visible")
+            page.wait_for_function("document.querySelectorAll('.hm image').length >= 2")
         screenshot = tmp_path / f"{url_path or 'default'}.png"
         page.screenshot(path=str(screenshot), full_page=True)
         assert screenshot.stat().st_size > 0
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, exceptions.all_inner_texts()
-        assert page.get_by_text("Page not found").count() == 0, f"no page at /{url_path}"
+        _assert_clean(page, url_path)
+    finally:
+        page.close()
+
+
+def test_deep_link_opens_the_same_state_through_the_router(server, browser):
+    """A shared link (layer, arguments, step) works, and keeps the app's navigation."""
+    page = _open(browser, f"{server}/convolution?layer=Conv1D&n0=9&padding=causal&step=4")
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", state="visible")
+        _assert_clean(page, "deep link")
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        assert nav.get_by_text("Transposed convolution").count() == 1  # router ran
+        assert page.get_by_text("Step 4: output (0, 4, 0)").count() == 1
+    finally:
+        page.close()
+
+
+def test_play_animates_and_keeps_the_grids(server, browser):
+    page = _open(browser, f"{server}/convolution")
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", state="visible")
+        active = "document.querySelector('.js-plotly-plot')._fullLayout.sliders[0].active"
+        before = page.evaluate(active)
+        page.get_by_text("▶ play").click()
+        page.wait_for_timeout(2500)
+        after = page.evaluate(active)
+        assert after > before, (before, after)
+        assert page.locator(".hm image").count() >= 2
+        _assert_clean(page, "play")
     finally:
         page.close()

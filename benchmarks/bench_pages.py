@@ -1,0 +1,71 @@
+"""How long each page's figure takes to build for its default settings (target: < 300 ms).
+
+Run ``python benchmarks/bench_pages.py [--repeats N]``. For every family page and every layer
+on it, with the page's default widget values, this times (uncached, as on a first visit):
+
+* ``build``: run the layer on its sample, trace it, and build the animated figure with all
+  of its frames (``convviz.viz.view.build``);
+* ``json``: serialise the figure as Streamlit does before sending it to the browser;
+
+and prints the median of ``--repeats`` runs, the frame count and the payload size. The
+largest configurations a page accepts are timed too, to show what the size caps bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import plotly.io as pio
+
+from convviz.demo import Spec
+from convviz.viz import schema, view
+
+
+def median_ms(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return sorted(times)[len(times) // 2]
+
+
+def measure(spec: Spec, repeats: int, **options) -> dict:
+    v = view.build(spec, **options)
+    if v.error:
+        raise SystemExit(f"{spec}: {v.error}")
+    build_ms = median_ms(lambda: view.build(spec, **options), repeats)
+    payload = pio.to_json(v.figure.to_dict(), validate=False)
+    json_ms = median_ms(lambda: pio.to_json(v.figure.to_dict(), validate=False), repeats)
+    return {"build": build_ms, "json": json_ms, "frames": len(v.frames),
+            "kb": len(payload) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    view.build(Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5)))  # warm imports
+    print(f"{'page':<12} {'layer':<18} {'build ms':>9} {'json ms':>8} {'frames':>7} {'KB':>7}")
+    worst = 0.0
+    for key, fam in schema.FAMILIES.items():
+        for layer in fam.layers:
+            spec = schema.spec_from_values(fam, {**fam.defaults(), "layer": layer})
+            r = measure(spec, args.repeats)
+            worst = max(worst, r["build"] + r["json"])
+            print(f"{key:<12} {layer:<18} {r['build']:9.1f} {r['json']:8.1f} "
+                  f"{r['frames']:7d} {r['kb']:7.0f}")
+    print(f"summary: slowest default page figure {worst:.0f} ms (build + json); target < 300 ms")
+    print("\nlargest accepted sizes (frames capped at 300):")
+    for spec in (Spec("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (32, 32)),
+                 Spec("Conv3D", {"filters": 1, "kernel_size": 3, "padding": "same"},
+                      (12, 12, 12)),
+                 Spec("Conv1D", {"filters": 1, "kernel_size": 7, "padding": "same"}, (64,))):
+        r = measure(spec, max(1, args.repeats // 3))
+        print(f"{spec.name:<10} {str(spec.spatial):<14} build {r['build']:7.1f} ms, "
+              f"json {r['json']:6.1f} ms, {r['frames']} frames, {r['kb']:.0f} KB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Every page through Streamlit's AppTest: loads clean, draws a chart, survives every widget's
+extremes, explains invalid settings inline, and round-trips its state through the URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convviz.viz import schema
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 60
+FAMILY_PAGES = {key: ROOT / "app_pages" / f"{key}.py" for key in schema.FAMILIES}
+
+
+def _app(path, query: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(path), default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    _clean(at)
+    return at
+
+
+def _clean(at, where=""):
+    assert not at.exception, (where, [e.value for e in at.exception])
+
+
+def _charts(at):
+    return at.get("plotly_chart")
+
+
+def test_router_opens_the_home_page_with_a_live_example():
+    at = _app(ROOT / "app.py")
+    assert at.title[0].value.startswith("convviz")
+    chart = _charts(at)
+    assert len(chart) == 1
+    assert '"frames"' in chart[0].proto.spec
+    assert not at.error
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PAGES))
+def test_page_loads_with_a_chart_and_no_error(family):
+    at = _app(FAMILY_PAGES[family])
+    assert len(_charts(at)) >= 1
+    assert not at.error
+    assert any("agree ✓" in m.value for m in at.markdown)
+    keys = [w.key for w in (*at.slider, *at.selectbox, *at.toggle, *at.button)]
+    assert all(keys), "every widget has an explicit key"
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PAGES))
+def test_every_layer_and_every_widget_extreme(family):
+    """Each layer of the page, then each slider at min and max and each choice: no exception."""
+    fam = schema.FAMILIES[family]
+    at = _app(FAMILY_PAGES[family])
+    for layer in fam.layers:
+        at.selectbox(key=f"{family}.layer").set_value(layer).run()
+        _clean(at, layer)
+        assert _charts(at) or at.error, layer
+        sliders = [s for s in at.slider if s.key and not s.key.endswith(".step")]
+        for s in sliders:
+            default = s.value
+            for extreme in (s.min, s.max):
+                at.slider(key=s.key).set_value(extreme).run()
+                _clean(at, (layer, s.key, extreme))
+            at.slider(key=s.key).set_value(default).run()
+        for box in at.selectbox:
+            if box.key == f"{family}.layer":
+                continue
+            default = box.value
+            for option in box.options:
+                at.selectbox(key=box.key).set_value(option).run()
+                _clean(at, (layer, box.key, option))
+            at.selectbox(key=box.key).set_value(default).run()
+        for toggle in at.toggle:
+            at.toggle(key=toggle.key).set_value(not toggle.value).run()
+            _clean(at, (layer, toggle.key))
+            at.toggle(key=toggle.key).set_value(not toggle.value).run()
+    _clean(at)
+
+
+def test_step_controls_move_the_explain_table():
+    at = _app(FAMILY_PAGES["convolution"])
+    step = at.slider(key="convolution.step")
+    assert step.value == 0 and step.max == 8  # 5x5 input, 3x3 valid window: 3x3 outputs
+    at.button(key="convolution.next").click().run()
+    assert at.slider(key="convolution.step").value == 1
+    assert any("output (0, 0, 1, 0)" in h.value for h in at.subheader)
+    at.slider(key="convolution.step").set_value(8).run()
+    assert at.button(key="convolution.next").proto.disabled
+    at.button(key="convolution.back").click().run()
+    assert at.slider(key="convolution.step").value == 7
+    _clean(at)
+
+
+def test_invalid_combination_is_explained_inline_and_the_page_recovers():
+    at = _app(FAMILY_PAGES["convolution"])
+    at.slider(key="convolution.s0").set_value(2).run()
+    at.slider(key="convolution.d0").set_value(2).run()
+    assert at.error and "dilation_rate" in at.error[0].value and "strides" in at.error[0].value
+    assert not _charts(at)
+    at.slider(key="convolution.d0").set_value(1).run()
+    _clean(at)
+    assert not at.error and _charts(at)
+
+
+def test_oversized_input_is_refused_with_the_limit():
+    at = _app(FAMILY_PAGES["convolution"])
+    at.selectbox(key="convolution.layer").set_value("Conv3D").run()
+    at.slider(key="convolution.n0").set_value(32).run()
+    assert at.error and "at most 12 cells per axis" in at.error[0].value
+
+
+def test_subsampled_animation_says_so():
+    at = _app(FAMILY_PAGES["upsampling"],
+              {"layer": "UpSampling2D", "n0": "16", "n1": "16", "size0": "2", "size1": "2"})
+    assert any("of 1024 steps" in i.value for i in at.info)
+
+
+def test_transposed_scatter_view():
+    at = _app(FAMILY_PAGES["transposed"], {"view": "scatter"})
+    assert len(_charts(at)) == 1 and not at.error
+
+
+def test_query_parameters_open_the_same_layer_arguments_and_step():
+    query = {"layer": "Conv1D", "n0": "9", "k0": "4", "padding": "causal", "step": "5"}
+    at = _app(FAMILY_PAGES["convolution"], query)
+    assert at.selectbox(key="convolution.layer").value == "Conv1D"
+    assert at.slider(key="convolution.k0").value == 4
+    assert at.slider(key="convolution.step").value == 5
+    assert at.query_params["padding"] in ("causal", ["causal"])
+    assert not at.warning
+
+
+@pytest.mark.parametrize("query", [
+    {"layer": "Conv9D"}, {"k0": "-3"}, {"n0": "1e9"}, {"step": "'; drop"},
+    {"padding": "<script>"}, {"unknown": "1"}, {"n0": "x" * 5000},
+])
+def test_hostile_query_values_fall_back_with_a_notice(query):
+    at = _app(FAMILY_PAGES["convolution"], query)
+    assert at.warning, query
+    assert _charts(at) or at.error
+
+
+def test_presenter_mode_hides_the_side_panels():
+    at = _app(FAMILY_PAGES["convolution"], {"presenter": "1"})
+    assert not at.dataframe  # no explain or data_format tables
+    assert any("Output shape" == h.value for h in at.subheader)
