@@ -13,7 +13,6 @@ import convviz
 from convviz import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "app.py"
 PAGE = ROOT / "app_pages" / "shape_calculator.py"
 TIMEOUT = 30
 
@@ -116,7 +115,7 @@ def test_unknown_data_format_lands_in_the_rows():
 # ---------------------------------------------------------------- the page, with AppTest
 
 
-def _app(path: Path = APP):
+def _app(path: Path = PAGE):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(path), default_timeout=TIMEOUT)
@@ -129,9 +128,8 @@ def _assert_clean(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.mark.parametrize("path", [APP, PAGE], ids=["app", "page"])
-def test_page_loads_and_shows_the_table(path):
-    at = _app(path)
+def test_page_loads_and_shows_the_table():
+    at = _app()
     assert at.title[0].value == "Shape calculator"
     assert len(at.dataframe) == 1
     shown = at.dataframe[0].value
