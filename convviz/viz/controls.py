@@ -78,8 +78,7 @@ def widgets(family: Family | str) -> dict:
     step = st.session_state.get(key(family, "step"))
     if step is not None:
         values["step"] = step
-    for notice in st.session_state.pop(key(family, "_notices"), []):
-        st.warning(f"Link parameter ignored: {notice}", icon=":material/link_off:")
+    values["_family"] = family.key
     return values
 
 
@@ -241,3 +240,22 @@ def layer_map() -> None:
         st.error(f"Layers without a page: {missing}")
     st.caption("`Convolution1D`..`Convolution3DTranspose` and `SeparableConvolution1D/2D` are "
                "Keras's aliases of the same classes.")
+
+
+PRESENTER_CSS = """<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stSidebar"] { font-size: 20px; }
+.stButton button { font-size: 1.2rem; padding: 0.6rem 1.4rem; }
+</style>"""
+
+
+def header(values: dict, title: str, intro: str) -> None:
+    """The page title, and its introduction unless presenter mode is on (then: bigger type)."""
+    st.title(title)
+    family = values.get("_family")
+    for notice in st.session_state.pop(f"{family}._notices", []) if family else []:
+        st.warning(f"Link parameter ignored: {notice}", icon=":material/link_off:")
+    if values.get("presenter"):
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    else:
+        st.markdown(intro)
