@@ -113,9 +113,9 @@ def _step_controls(family: Family, steps: int) -> int:
         st.session_state[k] = int(np.clip(st.session_state[k] + delta, 0, steps - 1))
 
     back, slider, forward = st.columns([1, 8, 1], vertical_alignment="bottom")
-    back.button("◀ back", key=key(family, "back"), on_click=move, args=(-1,),
+    back.button("◀", key=key(family, "back"), on_click=move, args=(-1,), help="step back",
                 disabled=current == 0, width="stretch")
-    forward.button("next ▶", key=key(family, "next"), on_click=move, args=(1,),
+    forward.button("▶", key=key(family, "next"), on_click=move, args=(1,), help="step forward",
                    disabled=current == steps - 1, width="stretch")
     return int(slider.slider("Step (drives the explain table and the 3-D view)", 0, steps - 1,
                              key=k))
@@ -245,7 +245,7 @@ def layer_map() -> None:
 PRESENTER_CSS = """<style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stSidebar"] { font-size: 20px; }
-.stButton button { font-size: 1.2rem; padding: 0.6rem 1.4rem; }
+.stButton button { font-size: 1.2rem; }
 </style>"""
 
 
