@@ -8,11 +8,13 @@ Run from the repository root::
 
 Every case is a convviz layer (float32, channels_last, bias on, weights built before
 timing) called on a random batch.  Per case the script prints the median wall time over
-``--repeats`` runs (after one warm-up; "best" is the fastest run), the GFLOP/s
-(counted as 2 * MACs, formulas below),
-the ratio to this machine's NumPy float32 matmul GFLOP/s measured in the same run, and the
-ratio to PyTorch CPU (2 threads, NC.. layout, weights prepared in advance, inference mode)
-when ``torch`` is importable (otherwise "n/a"; torch is never a convviz dependency).
+``--repeats`` rounds (after one warm-up; "best" is the fastest run), the GFLOP/s
+(counted as 2 * MACs, formulas below), this machine's NumPy float32 matmul GFLOP/s
+(2048^3, ``out=``) and the ratio of the two, and the ratio to PyTorch CPU (2 threads, NC..
+layout, weights prepared in advance, inference mode) when ``torch`` is importable
+(otherwise "n/a"; torch is never a convviz dependency).  convviz, the matmul reference and
+PyTorch run in turn within every round, so all three see the same load on a shared
+machine (their ratios are much steadier than their times).
 
 MAC formulas (B batch, ``out`` output spatial cells, ``n`` input spatial cells, ``K`` =
 prod(kernel_size)):
@@ -105,18 +107,6 @@ def median_time(fn, repeats: int, best: list | None = None) -> float:
     if best is not None:
         best.append(min(times))
     return statistics.median(times)
-
-
-def matmul_gflops(repeats: int) -> float:
-    """NumPy float32 matmul GFLOP/s of this machine (n=2048 square, out= buffer)."""
-    n = 2048
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), np.float32)
-    best = []
-    t = median_time(lambda: np.matmul(a, b, out=c), max(repeats, 10), best)
-    return 2 * n**3 / t / 1e9, 2 * n**3 / best[0] / 1e9
 
 
 # ----------------------------------------------------------------------------- torch
@@ -216,9 +206,30 @@ def memory_check(shape=(32, 224, 224, 3)):
 
 
 # ----------------------------------------------------------------------------- main
+def interleaved(fns: dict, repeats: int, pause: float = 0.005) -> dict:
+    """Median, best and all wall times of each callable in ``fns``, timed in rounds.
+
+    Every callable runs once as a warm-up, then once per round, in turn; a short pause
+    after each lets PyTorch's OpenMP threads stop spinning before NumPy runs again.  On a
+    shared machine the load comes and goes: timing all the contenders in the same rounds
+    exposes them to the same load, so their ratio is much steadier than their times.
+    """
+    for fn in fns.values():
+        fn()
+        time.sleep(pause)
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+            time.sleep(pause)
+    return {k: (statistics.median(v), min(v), v) for k, v in times.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5, help="timed runs per case (median)")
+    ap.add_argument("--repeats", type=int, default=7, help="timed runs per case (median)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default all)")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocess")
@@ -234,14 +245,31 @@ def main(argv=None):
         memory_check()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"python {platform.python_version()}, numpy {np.__version__}")
-    mm_med, mm = matmul_gflops(args.repeats)
-    print(f"numpy float32 matmul (2048^3, out=): best {mm:.1f} GFLOP/s (median {mm_med:.1f});"
-          " the best is the reference for '/matmul'")
+    torch = None if args.no_torch or dtype != np.float32 else load_torch()
+    if torch is not None:
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+              "timed in the same rounds as convviz")
+    else:
+        print("torch n/a" + (" (--no-torch)" if args.no_torch else ""))
+    # The matmul reference runs in every round too, so each case is compared with the
+    # matmul throughput of the same moments (the machine's load varies by 2-3x).
+    n = 2048
+    mrng = np.random.default_rng(0)
+    ma = mrng.standard_normal((n, n), dtype=np.float32)
+    mb = mrng.standard_normal((n, n), dtype=np.float32)
+    mc = np.empty((n, n), np.float32)
+    mm_flop = 2 * n**3
 
-    # Phase 1: convviz, before torch is imported (an imported torch keeps OpenMP threads
-    # spinning after each of its calls and slows NumPy/OpenBLAS down by up to 3x here).
+    def matmul():
+        np.matmul(ma, mb, out=mc)
+
+    print()
+    hdr = (f"{'case':<18} {'input':<22} {'ms':>8} {'best':>7} {'GFLOP/s':>8} {'matmul':>7} "
+           f"{'/matmul':>8} {'torch ms':>9} {'vs torch':>9}")
+    print(hdr)
+    print("-" * len(hdr))
     rng = np.random.default_rng(0)
-    runs = []
+    ratios, gemm_frac, mm_all = {}, {}, []
     for name in names:
         make, shape = CASES[name]
         layer = make()
@@ -249,46 +277,41 @@ def main(argv=None):
         layer.set_weights([rng.standard_normal(w.shape) * 0.1 for w in layer.weights])
         x = make_input(name, shape, dtype)
         y = layer(x)
-        best = []
-        t = median_time(lambda layer=layer, x=x: layer(x), args.repeats, best)
-        runs.append((name, layer, shape, t, best[0], y.shape, np.array(y[:2])))
-        del x, y
+        fns = {"convviz": lambda layer=layer, x=x: layer(x), "matmul": matmul}
+        if torch is not None:
+            with torch.inference_mode():
+                fn = torch_fn(torch, name, layer, x)
+                yt = np.moveaxis(fn().numpy(), 1, -1)
+            err = np.abs(yt - y).max() / (np.abs(y).max() + 1e-30)
+            if err > 1e-4:
+                print(f"  WARNING {name}: convviz and torch differ (rel {err:.2e})")
 
-    # Phase 2: PyTorch on the same inputs and weights, same process.
-    torch = None if args.no_torch or dtype != np.float32 else load_torch()
-    if torch is not None:
-        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-              f"timed after all convviz cases")
-    else:
-        print("torch n/a" + (" (--no-torch)" if args.no_torch else ""))
-    print()
-    hdr = (f"{'case':<18} {'input':<22} {'ms':>8} {'best':>7} {'GFLOP/s':>8} {'/matmul':>8} "
-           f"{'torch ms':>9} {'vs torch':>9}")
-    print(hdr)
-    print("-" * len(hdr))
-    ratios, gemm_frac = {}, {}
-    for name, layer, shape, t, best, y_shape, y_head in runs:
-        gf = 2 * macs(layer, shape, y_shape) / t / 1e9
-        frac = gf / mm
+            def run_torch(fn=fn):
+                with torch.inference_mode():
+                    fn()
+
+            fns["torch"] = run_torch
+        res = interleaved(fns, args.repeats)
+        t, best, _ = res["convviz"]
+        mm_gf = mm_flop / res["matmul"][0] / 1e9
+        mm_all += res["matmul"][2]
+        gf = 2 * macs(layer, shape, y.shape) / t / 1e9
+        frac = gf / mm_gf
         if name in GEMM_BOUND:
             gemm_frac[name] = frac
         tt_s = vs = "n/a"
         if torch is not None:
-            x = make_input(name, shape, dtype)  # regenerated: same values
-            with torch.inference_mode():
-                fn = torch_fn(torch, name, layer, x)
-                yt = np.moveaxis(fn().numpy(), 1, -1)[:2]
-                err = np.abs(yt - y_head).max() / (np.abs(y_head).max() + 1e-30)
-                if err > 1e-4:
-                    print(f"  WARNING {name}: convviz and torch differ (rel {err:.2e})")
-                tt = median_time(fn, args.repeats)
-            del x
+            tt = res["torch"][0]
             ratios[name] = tt / t
             tt_s, vs = f"{tt * 1e3:9.2f}", f"{tt / t:8.2f}x"
         print(f"{name:<18} {str(shape):<22} {t * 1e3:8.2f} {best * 1e3:7.2f} {gf:8.1f} "
-              f"{frac:8.2f} {tt_s:>9} {vs:>9}")
+              f"{mm_gf:7.1f} {frac:8.2f} {tt_s:>9} {vs:>9}", flush=True)
+        del x, y, fns, res
 
     print()
+    print(f"numpy float32 matmul (2048^3, out=) over all rounds: median "
+          f"{mm_flop / statistics.median(mm_all) / 1e9:.1f} GFLOP/s, best "
+          f"{mm_flop / min(mm_all) / 1e9:.1f}; '/matmul' uses each case's own rounds")
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios.values()) / len(ratios))
         worst = min(ratios, key=ratios.get)

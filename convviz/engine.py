@@ -27,8 +27,13 @@ CHUNK_BYTES = 48 * 2**20
 #: in L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
 GEMM_ROWS = 4096
 
-#: Groups with fewer filters are merged into block-diagonal matmuls of at least this many.
+#: Groups with fewer filters are merged into block-diagonal matmuls of at least this many
+#: (0: never merge).
 MIN_GROUP_FILTERS = 32
+
+#: Gather im2col columns with ``np.take`` of whole channel vectors when one vector of a
+#: group is at least this long (bytes); shorter vectors copy from a strided window view.
+TAKE_BYTES = 64
 
 #: Target bytes of one chunk of the memory-bound kernels (depthwise taps, scatter-add,
 #: resize): small enough to stay in cache while every tap streams over it.
@@ -131,13 +136,31 @@ def _finite(x) -> bool:
 
 
 # ----------------------------------------------------------------------------- conv
+def _cell_offsets(spatial, ksize, strides, dilation, out_shape):
+    """Flat cell offsets in a ``(*spatial)`` grid: of each output cell's window origin
+    (``o * s``, shape ``prod(out)``) and of each kernel tap (``j * d``, shape ``K``)."""
+    cell = [prod(spatial[a + 1:]) for a in range(len(spatial))]
+    origin = np.zeros((), dtype=np.intp)
+    taps = np.zeros((), dtype=np.intp)
+    for a in range(len(spatial)):
+        step_o, step_t = strides[a] * cell[a], dilation[a] * cell[a]
+        origin = np.add.outer(origin, np.arange(out_shape[a], dtype=np.intp) * step_o)
+        taps = np.add.outer(taps, np.arange(ksize[a], dtype=np.intp) * step_t)
+    return origin.ravel(), taps.ravel()
+
+
 def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
-    The columns of one chunk (about :data:`GEMM_ROWS` output cells) are copied into one
-    preallocated contiguous buffer and multiplied straight into the output with
-    ``np.matmul(out=)``.  A 1x1 convolution needs no columns at all.  Small groups are
-    merged into block-diagonal matmuls (at least 32 filters each) when ``x`` is finite.
+    The columns of one chunk (about :data:`GEMM_ROWS` output cells, whole samples when
+    they fit, else rows of the first output axis) are gathered into one preallocated
+    contiguous buffer and multiplied straight into the output with ``np.matmul(out=)``.
+    The gather is a single ``np.take`` of whole channel vectors (one index per output
+    cell and tap) when a channel vector is at least :data:`TAKE_BYTES` long, else a copy
+    from a strided window view (few channels: its inner runs span a kernel row).  Each
+    group is gathered from its own channel slice and multiplied into its own filters,
+    so grouped convolutions cost no more than their own FLOPs.  A 1x1 convolution needs
+    no columns at all.
 
     Parameters
     ----------
@@ -150,7 +173,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     -------
     ndarray, shape ``(B, *out, F)`` with ``out = (n + lo + hi - ke) // s + 1``.
     """
-    ksize = kernel.shape[:-2]
+    ksize = tuple(kernel.shape[:-2])
     cg, filters = kernel.shape[-2:]
     dtype, item = x.dtype, x.dtype.itemsize
     B = x.shape[0]
@@ -167,54 +190,71 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
         for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item):
             np.matmul(x2[sl], w, out=y2[sl])
         return y
-    xp = pad(x, pads)
-    out_shape = _out_shape(xp.shape[1:-1], ksize, strides, dilation)
+    xp = np.ascontiguousarray(pad(x, pads))
+    spatial = xp.shape[1:-1]
+    out_shape = _out_shape(spatial, ksize, strides, dilation)
     y = np.empty((B, *out_shape, filters), dtype=dtype)
     if prod(out_shape) == 0 or B == 0:
         return y
-    win = _windows(xp, ksize, strides, dilation, out_shape)
-    # Merge m groups into one block-diagonal matmul of m*fg filters (zeros off the
-    # diagonal; exact while x is finite, as 0 * x == 0).
+    # (groups, K*cg, fg): columns ordered (taps..., channel) like the gathered rows.
+    w = kernel.reshape(K, cg, groups, fg).astype(dtype, copy=False)
+    # Merge m neighbouring groups into one block-diagonal matmul of m*fg filters (zeros
+    # off the diagonal; exact while x is finite, as 0 * x == 0): fewer, wider matmuls.
     m = 1
     if groups > 1 and fg < MIN_GROUP_FILTERS and _finite(xp):
-        m = next((d for d in range(1, groups + 1)
-                  if groups % d == 0 and d * fg >= MIN_GROUP_FILTERS), groups)
-    G2 = groups // m
-    w = kernel.reshape(K, cg, groups, fg).astype(dtype, copy=False)
+        m = next(d for d in range(1, groups + 1)
+                 if groups % d == 0 and (d * fg >= MIN_GROUP_FILTERS or d == groups))
     if m == 1:
         wg = np.ascontiguousarray(np.moveaxis(w, 2, 0)).reshape(groups, K * cg, fg)
     else:
-        wg = np.zeros((G2, K, m, cg, m, fg), dtype=dtype)
+        wg = np.zeros((groups // m, K, m, cg, m, fg), dtype=dtype)
         for g in range(groups):
             wg[g // m, :, g % m, :, g % m, :] = w[:, :, g, :]
-        wg = wg.reshape(G2, K * m * cg, m * fg)
-    cin_g = m * cg
-    KC = K * cin_g
-    row_cols = G2 * KC  # columns of one output cell, all (merged) groups
-    per_row = prod(out_shape[1:]) * row_cols * item
+        wg = wg.reshape(groups // m, K * m * cg, m * fg)
+        groups, cg, fg = groups // m, cg * m, fg * m
+    KC = K * cg
+    inner = prod(out_shape[1:])  # output cells per row of the first output axis
+    per_row = inner * KC * item
     chunks = list(_row_chunks(B, out_shape[0], per_row,
-                              max(GEMM_ROWS * row_cols * item, per_row)))
+                              max(GEMM_ROWS * KC * item, per_row)))
     rows_max = max(
         (bs.stop - bs.start) * len(range(*rs.indices(out_shape[0]))) for bs, rs in chunks
-    ) * prod(out_shape[1:])
-    buf = np.empty(rows_max * row_cols, dtype=dtype)
+    ) * inner
+    buf = np.empty(rows_max * KC, dtype=dtype)
+    use_take = cg * item >= TAKE_BYTES
+    if use_take:
+        # idx[r*K + t] = flat cell of output cell r's tap t, relative to the chunk's first
+        # sample and first output row; in units of one group's channel vector.
+        cells = prod(spatial)
+        origin, taps = _cell_offsets(spatial, ksize, strides, dilation, out_shape)
+        per_b = len(range(*chunks[0][1].indices(out_shape[0]))) * inner
+        nb_max = max(bs.stop - bs.start for bs, _ in chunks)
+        idx = np.add.outer(
+            np.add.outer(np.arange(nb_max, dtype=np.intp) * cells, origin[:per_b]), taps
+        ).ravel()
+        if groups > 1:
+            idx *= groups
+        units = xp.reshape(-1, cg)  # (cells * groups, cg)
+        row0 = prod(spatial[1:]) * strides[0]  # cells between consecutive output rows
+    else:
+        win = _windows(xp, ksize, strides, dilation, out_shape)
     for bs, rs in chunks:
-        sub = win[bs, rs]
-        rows = prod(sub.shape[: 1 + len(out_shape)])
-        ysub = y[bs, rs].reshape(rows, filters)
-        cols = buf[: rows * row_cols]
-        if G2 == 1:
-            np.copyto(cols.reshape(sub.shape), sub)
-            np.matmul(cols.reshape(rows, KC), wg[0], out=ysub)
-            continue
-        # Columns laid out (rows, group, taps..., channel): one copy, then one strided
-        # matmul per (merged) group straight into its filters of the output.
-        grouped = sub.reshape(*sub.shape[:-1], G2, cin_g)
-        grouped = np.moveaxis(grouped, -2, 1 + len(out_shape))
-        np.copyto(cols.reshape(grouped.shape), grouped)
-        c3 = cols.reshape(rows, G2, KC)
-        for g in range(G2):
-            np.matmul(c3[:, g], wg[g], out=ysub[:, g * m * fg : (g + 1) * m * fg])
+        ysub = y[bs, rs]
+        rows = prod(ysub.shape[:-1])
+        y2 = ysub.reshape(rows, filters)
+        cols = buf[: rows * KC]
+        for g in range(groups):
+            if use_take:
+                first = bs.start * cells + (rs.start or 0) * row0
+                src = units[first * groups + g:]
+                np.take(src, idx[: rows * K], axis=0, out=cols.reshape(rows * K, cg),
+                        mode="clip")
+            else:
+                sub = win[bs, rs]
+                if groups > 1:
+                    sub = sub[..., g * cg:(g + 1) * cg]
+                np.copyto(cols.reshape(sub.shape), sub)
+            np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
     return y
 
 
