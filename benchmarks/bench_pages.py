@@ -57,7 +57,7 @@ def main() -> None:
             print(f"{key:<12} {layer:<18} {r['build']:9.1f} {r['json']:8.1f} "
                   f"{r['frames']:7d} {r['kb']:7.0f}")
     print(f"summary: slowest default page figure {worst:.0f} ms (build + json); target < 300 ms")
-    print("\nlargest accepted sizes (frames capped at 300):")
+    print("\nlargest accepted sizes (frames capped at 300, 120 for 3D):")
     for spec in (Spec("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (32, 32)),
                  Spec("Conv3D", {"filters": 1, "kernel_size": 3, "padding": "same"},
                       (12, 12, 12)),
