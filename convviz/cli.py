@@ -1,0 +1,567 @@
+"""The ``convviz`` command line (also ``python -m convviz``).
+
+Subcommands:
+
+``convviz shape LAYER --input SHAPE [layer arguments]``
+    The Keras call, input and output shapes, the per-axis output-length derivation with
+    the numbers filled in, the parameter count and the multiply-accumulates.
+``convviz animate LAYER --input SHAPE [layer arguments] -o FILE``
+    The layer's trace as an animated GIF (``.gif``), a video (``.mp4``, needs ffmpeg) or
+    one frame (``.png``, ``--step N``); see :mod:`convviz.export`.
+``convviz gallery -o DIR``
+    The convolution-arithmetic gallery (:data:`convviz.export.GALLERY`), one GIF per case.
+
+Layer arguments are the Keras constructor arguments with dashes (``--kernel-size 3``,
+``--dilation-rate 2x1``); which ones a layer takes comes from its signature. Exit codes:
+0 success, 2 for usage errors and invalid settings (printed as ``error: ValueError:
+<message>``, the message Keras would raise), 1 for other failures (e.g. no ffmpeg).
+
+>>> parse_input("5x5", rank=2, channels=3, data_format="channels_last")
+(None, 5, 5, 3)
+>>> parse_input("(None, 3, 15, 15)", rank=2, channels=None, data_format="channels_first")
+(None, 3, 15, 15)
+>>> latex_to_text(r"\\left\\lfloor \\frac{15 - 3}{2} \\right\\rfloor + 1 = 7")
+'floor((15 - 3) / 2) + 1 = 7'
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import inspect
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import convviz
+
+from . import formulas
+from .catalog import format_shape, keras_call
+
+#: Exit code of usage errors and invalid layer settings (as argparse).
+EXIT_USAGE = 2
+
+#: Layer arguments with a dedicated option (shown in ``--help``), and how they are read.
+LAYER_OPTIONS = {
+    "filters": ("N", "number of output channels"),
+    "kernel_size": ("K", "kernel size: 3, 3x3 or 3,3"),
+    "strides": ("S", "strides: 2, 2x1 or 2,1"),
+    "dilation_rate": ("D", "dilation rate: 2, 2x1 or 2,1"),
+    "padding": ("P", "convolutions: valid, same (or causal for Conv1D); ZeroPadding: 1, "
+                     "1x2 (per axis) or 1:2,0:1 ((lo, hi) per axis)"),
+    "output_padding": ("P", "transposed convolutions: 1, 1x0 or 1,0"),
+    "groups": ("G", "groups of a Conv"),
+    "depth_multiplier": ("M", "depthwise/separable depth multiplier"),
+    "cropping": ("C", "Cropping: 1, 1x2 (per axis) or 1:2,0:1 ((lo, hi) per axis)"),
+    "size": ("S", "UpSampling factor: 2, 2x3"),
+    "interpolation": ("NAME", "UpSampling2D: nearest, bilinear, bicubic, ..."),
+    "data_format": ("FMT", "channels_last (default) or channels_first"),
+    "activation": ("NAME", "activation name, e.g. relu"),
+    "use_bias": ("BOOL", "true or false"),
+}
+_INT_TUPLES = {"kernel_size", "strides", "dilation_rate", "output_padding", "size"}
+_INTS = {"filters", "groups", "depth_multiplier"}
+_PAIRS = {"cropping"}
+_BOOLS = {"use_bias", "trainable"}
+
+_EPILOG = """examples:
+  convviz shape Conv2D --filters 8 --kernel-size 3 --strides 2 --padding same \\
+      --input None,15,15,3
+  convviz animate Conv2D --input 5x5 --kernel-size 3 --strides 2 --padding same -o conv.gif
+  convviz animate Conv2DTranspose --input 3x3 --kernel-size 3 --strides 2 --view scatter \\
+      -o scatter.gif
+  convviz gallery -o docs/gallery
+"""
+
+
+class CLIError(Exception):
+    """A usage error found after argparse: printed as ``error: <message>``, exit code 2."""
+
+
+# ----------------------------------------------------------------------------- layers
+def layer_classes() -> dict:
+    """Every layer class by name, Keras aliases (``Convolution2D``) included."""
+    classes = dict(convviz.LAYERS)
+    for name in convviz.__all__:
+        obj = getattr(convviz, name)
+        if isinstance(obj, type) and obj in convviz.LAYERS.values():
+            classes.setdefault(name, obj)
+    return classes
+
+
+def resolve_layer(name: str):
+    """The layer class called ``name`` (exact, alias or case-insensitive), else CLIError."""
+    classes = layer_classes()
+    if name in classes:
+        return classes[name]
+    folded = {k.lower(): v for k, v in classes.items()}
+    if name.lower() in folded:
+        return folded[name.lower()]
+    close = difflib.get_close_matches(name, list(classes), n=3)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    raise CLIError(f"unknown layer {name!r}.{hint} Valid layers: "
+                   f"{', '.join(sorted(convviz.LAYERS))}")
+
+
+def layer_arguments(cls) -> list[str]:
+    """The keyword arguments ``cls`` takes (its signature, without ``**kwargs``)."""
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# ----------------------------------------------------------------------------- values
+def _ints(text: str, option: str) -> list[int]:
+    body = text.strip().strip("()[]").strip()
+    try:
+        values = [int(t) for t in re.split(r"\s*[x,]\s*", body) if t != ""]
+    except ValueError:
+        values = []
+    if not values:
+        raise CLIError(f"{option} expects an int or ints like 3x3 or 3,3. Received: {text!r}")
+    return values
+
+
+def parse_int_tuple(text: str, option: str = "value"):
+    """``"3"`` -> 3; ``"3x3"``, ``"3,3"``, ``"(3, 3)"`` -> ``(3, 3)``."""
+    values = _ints(text, option)
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def parse_pairs(text: str, rank: int, option: str = "value"):
+    """Padding/cropping amounts as Keras reads them.
+
+    ``"1"`` -> 1 (every side); ``"1x2"`` or ``"1,2"`` -> ``(1, 2)`` (per axis; for rank 1,
+    ``(start, end)``); ``"1:2,0:1"`` -> ``((1, 2), (0, 1))`` ((lo, hi) per axis; for rank 1
+    ``"1:2"`` -> ``(1, 2)``); Python literals like ``"((1, 2), (0, 1))"`` also work.
+    """
+    body = text.strip()
+    if body[:1] in "([":
+        try:
+            return ast.literal_eval(body)
+        except (ValueError, SyntaxError):
+            raise CLIError(f"{option} could not read {text!r}.") from None
+    if ":" not in body:
+        return parse_int_tuple(body, option)
+    pairs = []
+    for item in re.split(r"\s*,\s*", body):
+        try:
+            if ":" in item:
+                lo, hi = item.split(":")
+                pairs.append((int(lo), int(hi)))
+            else:
+                pairs.append(int(item))
+        except ValueError:
+            raise CLIError(f"{option} expects (lo, hi) pairs like 1:2,0:1. "
+                           f"Received: {text!r}") from None
+    if rank == 1 and len(pairs) == 1 and isinstance(pairs[0], tuple):
+        return pairs[0]
+    return tuple(pairs)
+
+
+def parse_bool(text: str, option: str = "value") -> bool:
+    t = text.strip().lower()
+    if t in ("true", "1", "yes", "on"):
+        return True
+    if t in ("false", "0", "no", "off"):
+        return False
+    raise CLIError(f"{option} expects true or false. Received: {text!r}")
+
+
+def parse_scalar(text: str):
+    """Generic value: None, a bool, an int, a float, else the string itself."""
+    t = text.strip()
+    if t.lower() in ("none", "null"):
+        return None
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(t)
+        except ValueError:
+            pass
+    return t
+
+
+def parse_value(name: str, text: str, cls):
+    """The value of layer argument ``name`` for layer class ``cls`` read from ``text``."""
+    option = _option(name)
+    if name in _INT_TUPLES:
+        return parse_int_tuple(text, option)
+    if name in _INTS:
+        values = _ints(text, option)
+        if len(values) != 1:
+            raise CLIError(f"{option} expects one int. Received: {text!r}")
+        return values[0]
+    if name in _PAIRS or (name == "padding" and "kernel_size" not in layer_arguments(cls)):
+        return parse_pairs(text, cls.rank, option)
+    if name in _BOOLS:
+        return parse_bool(text, option)
+    return parse_scalar(text)
+
+
+def parse_input(text: str, rank: int, channels: int | None, data_format: str | None):
+    """The full Keras input shape from ``--input``.
+
+    ``rank`` sizes (``5x5``, ``15,15``) are the spatial axes: batch None, ``channels``
+    (default 1) placed by ``data_format``. ``rank + 2`` values (``None,15,15,3`` or
+    ``(None, 15, 15, 3)``) are a full shape.
+    """
+    body = text.strip().strip("()[]").strip()
+    items = [t for t in re.split(r"\s*[x,]\s*", body) if t != ""]
+    try:
+        values = [None if t.lower() == "none" else int(t) for t in items]
+    except ValueError:
+        values = []
+    if not values or any(v is not None and v < 0 for v in values):
+        raise CLIError(f"--input expects sizes like 5x5 or a shape like None,5,5,3. "
+                       f"Received: {text!r}")
+    first = data_format == "channels_first"
+    if len(values) == rank:
+        c = 1 if channels is None else channels
+        return (None, c, *values) if first else (None, *values, c)
+    if len(values) == rank + 2:
+        shape = tuple(values)
+        given = shape[1] if first else shape[-1]
+        if channels is not None and given != channels:
+            raise CLIError(f"--channels {channels} contradicts the channels of --input "
+                           f"{format_shape(shape)} ({given}).")
+        return shape
+    raise CLIError(f"a {rank}D layer takes --input with {rank} spatial sizes (e.g. "
+                   f"{'x'.join(['5'] * rank)}) or a full shape of {rank + 2} values (e.g. "
+                   f"{','.join(['None'] + ['5'] * rank + ['3'])}). Received: {text!r}")
+
+
+def layer_kwargs(cls, given: dict, extras: Sequence[str], defaults: dict | None = None) -> dict:
+    """Constructor kwargs from the dedicated options (``given``) and the remaining tokens.
+
+    ``defaults`` (strings, as typed) fill arguments the layer takes that were not given.
+    """
+    accepted = layer_arguments(cls)
+    raw = {k: v for k, v in (defaults or {}).items() if k in accepted}
+    raw.update(given)
+    tokens = list(extras)
+    k = 0
+    unknown = []
+    while k < len(tokens):
+        tok = tokens[k]
+        if not tok.startswith("--"):
+            raise CLIError(f"unexpected argument {tok!r}.")
+        key, eq, value = tok[2:].partition("=")
+        name = key.replace("-", "_")
+        if not eq:
+            if k + 1 < len(tokens) and not tokens[k + 1].startswith("--"):
+                value = tokens[k + 1]
+                k += 1
+            elif name in _BOOLS:
+                value = "true"
+            else:
+                raise CLIError(f"{tok} expects a value.")
+        raw[name] = value
+        k += 1
+    unknown = [n for n in raw if n not in accepted]
+    if unknown:
+        raise CLIError(
+            f"{cls.__name__} does not take {', '.join(_option(n) for n in unknown)}. "
+            f"{cls.__name__} accepts: {', '.join(_option(n) for n in accepted)}")
+    required = [p.name for p in inspect.signature(cls).parameters.values()
+                if p.default is p.empty and p.name in accepted]
+    missing = [n for n in required if n not in raw]
+    if missing:
+        raise CLIError(f"{cls.__name__} needs {', '.join(_option(n) for n in missing)}.")
+    # In signature order, as Keras documents them.
+    return {name: parse_value(name, raw[name], cls) for name in accepted if name in raw}
+
+
+# ----------------------------------------------------------------------------- shape
+def latex_to_text(latex: str) -> str:
+    """Plain text of the formulas in :mod:`convviz.formulas` (floor/ceil, fractions, dots)."""
+    s = latex
+    for name in ("floor", "ceil"):
+        s = s.replace(f"\\left\\l{name}", f"{name}(").replace(f"\\right\\r{name}", ")")
+    while "\\frac{" in s:
+        start = s.index("\\frac{")
+        num, after = _braced(s, start + len("\\frac"))
+        den, end = _braced(s, after)
+        s = s[:start] + f"{_group(num)} / {_group(den)}" + s[end:]
+    s = s.replace("\\cdot", " * ").replace("\\bmod", " mod ").replace("\\max", "max")
+    s = re.sub(r"_\{(\w+)\}", r"_\1", s)
+    s = re.sub(r"\s+", " ", s)
+    s = re.sub(r"\(\s+", "(", s)
+    s = re.sub(r"\s+\)", ")", s)
+    return s.strip()
+
+
+def _braced(s: str, i: int) -> tuple[str, int]:
+    """The text inside the braces opening at ``s[i]`` and the index after them."""
+    depth = 0
+    for j in range(i, len(s)):
+        depth += {"{": 1, "}": -1}.get(s[j], 0)
+        if depth == 0:
+            return s[i + 1:j], j + 1
+    raise ValueError(f"unbalanced braces in {s!r}")
+
+
+def _group(text: str) -> str:
+    text = text.strip()
+    return f"({text})" if re.search(r"[\s+\-*/]", text) else text
+
+
+def _axis_label(rank: int, axis: int) -> str:
+    names = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[rank]
+    return f"axis {axis} ({names[axis]})"
+
+
+def _pads_text(kind: str, pads) -> str:
+    lo, hi = pads
+    if kind == "transpose":
+        return f"crop {lo} from the start of the scatter result"
+    if kind == "crop":
+        return f"cropped (start, end) = ({-lo}, {-hi})"
+    if kind == "upsample":
+        return ""
+    return f"padding (lo, hi) = ({lo}, {hi})"
+
+
+def shape_report(layer, kwargs: dict, input_shape) -> str:
+    """The text ``convviz shape`` prints for ``layer`` (built from ``kwargs``) on ``input_shape``.
+
+    Raises ValueError (the layer's message) when the layer rejects the input.
+    """
+    out_shape = layer.compute_output_shape(input_shape)
+    rows = formulas.derivations(layer, input_shape)
+    lines = [keras_call(type(layer).__name__, kwargs),
+             f"input shape:  {format_shape(input_shape)}",
+             f"output shape: {format_shape(out_shape)}", ""]
+    generals = {latex_to_text(r["general"]) for r in rows}
+    lines.append("output length per spatial axis"
+                 + (f": {generals.pop()}" if len(generals) == 1 else ""))
+    labels = [_axis_label(len(rows), r["axis"]) + ":" for r in rows]
+    texts = [f"{label.ljust(max(map(len, labels)))} {latex_to_text(r['latex'])}"
+             for label, r in zip(labels, rows)]
+    width = max(len(t) for t in texts)
+    for text, r in zip(texts, rows):
+        extra = _pads_text(layer.trace_kind, r["pads"])
+        if len(generals) > 1:
+            extra = f"general {latex_to_text(r['general'])}; " + extra
+        lines.append(f"  {text.ljust(width)}   {extra}".rstrip())
+    lines.append("")
+    _, _, channels = layer._split(input_shape)
+    if channels is None:
+        lines.append("params: unknown (the channel axis of the input is None)")
+    else:
+        layer.build(input_shape)
+        parts = [f"{name} {format_shape(w.shape)}: {w.size:,}"
+                 for name, w in zip(getattr(layer, "_weight_names", []), layer.get_weights())]
+        lines.append(f"params: {layer.count_params():,}"
+                     + (f"  ({', '.join(parts)})" if parts else ""))
+        batch = input_shape[0]
+        per = "per sample" if batch is None else f"for the batch of {batch}"
+        lines.append(f"MACs:   {formulas.macs(layer, input_shape):,} {per}")
+    return "\n".join(lines)
+
+
+def _derivation_hint(layer, input_shape) -> str:
+    """Per-axis derivations, for the error message of a setting whose output is empty."""
+    try:
+        rows = formulas.derivations(layer, input_shape)
+    except Exception:  # a hint only: the layer's ValueError is what matters
+        return ""
+    return "\n".join(f"  {_axis_label(len(rows), r['axis'])}: {latex_to_text(r['latex'])}"
+                     for r in rows)
+
+
+# ----------------------------------------------------------------------------- parser
+def _add_layer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("layer", metavar="LAYER",
+                        help="layer class name, e.g. Conv2D, Conv2DTranspose, ZeroPadding2D")
+    parser.add_argument("--input", "-i", required=True, metavar="SHAPE",
+                        help="spatial sizes (5x5, 15,15; channels from --channels, batch "
+                             "None) or a full shape (None,15,15,3 or '(None, 15, 15, 3)')")
+    parser.add_argument("--channels", "-c", type=int, metavar="C",
+                        help="input channels when --input gives spatial sizes (default 1)")
+    group = parser.add_argument_group(
+        "layer arguments", "Keras constructor arguments; a layer takes only those in its "
+        "signature, and other ones in its signature work too (--kernel-initializer ...)")
+    for name, (metavar, help_text) in LAYER_OPTIONS.items():
+        group.add_argument(_option(name), dest=f"layer.{name}", metavar=metavar,
+                           help=help_text, default=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convviz", description="Keras-exact convolution arithmetic: shapes, "
+        "derivations and animations of every convolution-family layer.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"convviz {convviz.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    shape = sub.add_parser(
+        "shape", allow_abbrev=False, help="output shape, derivation, params and MACs",
+        description="Print the Keras call, the output shape, the per-axis derivation with "
+        "numbers, the parameter count and the multiply-accumulates of a layer.",
+        epilog="example: convviz shape Conv2D --filters 8 --kernel-size 3 --strides 2 "
+        "--padding same --input None,15,15,3")
+    _add_layer_options(shape)
+
+    animate = sub.add_parser(
+        "animate", allow_abbrev=False, help="write a GIF, MP4 or PNG of a layer's trace",
+        description="Render the layer's trace (one frame per output cell; per input cell "
+        "with --view scatter) to FILE: .gif, .mp4 (needs ffmpeg) or .png (one --step). "
+        "--filters defaults to 1 here (the animation draws output channel 0).",
+        epilog="example: convviz animate Conv2D --input 5x5 --kernel-size 3 --strides 2 "
+        "--padding same -o conv.gif")
+    _add_layer_options(animate)
+    out = animate.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, metavar="FILE",
+                     help="file to write; the suffix (.gif, .mp4, .png) picks the format")
+    out.add_argument("--view", choices=("gather", "scatter"), default="gather",
+                     help="scatter: one frame per input cell (transposed convolutions)")
+    out.add_argument("--numbers", action="store_true",
+                     help="draw the integer sample values (channel 0) in the cells")
+    out.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
+    out.add_argument("--max-frames", type=int, default=None, metavar="N",
+                     help="most frames; longer traces are subsampled evenly, keeping the "
+                          "first and last step (default 120)")
+    out.add_argument("--step", type=int, default=0, metavar="N",
+                     help="the step drawn into a .png (0-based, default 0)")
+    out.add_argument("--cell-px", type=int, default=None, metavar="PX",
+                     help="size of a cell in pixels (default 40)")
+
+    gallery = sub.add_parser(
+        "gallery", allow_abbrev=False, help="write the convolution-arithmetic gallery",
+        description="Write one GIF per classic case of the convolution-arithmetic guide "
+        "(Dumoulin & Visin) as a Keras layer, and a README.md listing them.")
+    gallery.add_argument("-o", "--output", required=True, metavar="DIR",
+                         help="directory (created if missing)")
+    gallery.add_argument("--only", action="append", metavar="NAME",
+                         help="write only this case (repeatable); names: "
+                              + ", ".join(_gallery_slugs()))
+    gallery.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
+    return parser
+
+
+def _gallery_slugs() -> list[str]:
+    from .export import GALLERY
+
+    return [case.slug for case in GALLERY]
+
+
+# ----------------------------------------------------------------------------- commands
+def _layer_from_args(args, extras, defaults=None):
+    cls = resolve_layer(args.layer)
+    given = {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith("layer.")}
+    kwargs = layer_kwargs(cls, given, extras, defaults)
+    layer = cls(**kwargs)  # ValueError: invalid setting
+    shape = parse_input(args.input, cls.rank, args.channels, layer.data_format)
+    return cls, kwargs, layer, shape
+
+
+def cmd_shape(args, extras) -> int:
+    _, kwargs, layer, shape = _layer_from_args(args, extras)
+    try:
+        report = shape_report(layer, kwargs, shape)
+    except ValueError:
+        hint = _derivation_hint(layer, shape)
+        if hint:
+            print(f"derivation:\n{hint}", file=sys.stderr)
+        raise
+    print(report)
+    return 0
+
+
+def animation_spec(args, extras):
+    """The :class:`convviz.demo.Spec` an ``animate`` command line describes.
+
+    ``--filters`` defaults to 1 (animations draw output channel 0); the batch is ignored.
+    """
+    from .demo import Spec
+
+    cls, kwargs, layer, shape = _layer_from_args(args, extras, defaults={"filters": "1"})
+    _, spatial, channels = layer._split(shape)
+    if any(n is None for n in spatial) or channels is None:
+        raise CLIError(f"an animation needs concrete spatial sizes and channels. "
+                       f"Received: --input {format_shape(shape)}")
+    return Spec(cls.__name__, kwargs, spatial=spatial, channels=channels)
+
+
+def cmd_animate(args, extras) -> int:
+    from . import export
+
+    spec = animation_spec(args, extras)
+    path = Path(args.output)
+    options = {"view": args.view, "numbers": args.numbers, "fps": args.fps,
+               "max_frames": args.max_frames or export.MAX_FRAMES, "step": args.step,
+               "cell_px": args.cell_px or export.CELL_PX}
+    if path.suffix.lower() not in export.FORMATS:
+        raise CLIError(f"cannot tell the format of {str(path)!r}: use one of "
+                       f"{', '.join(export.FORMATS)}.")
+    if path.suffix.lower() == ".mp4" and not export.ffmpeg_available():
+        raise RuntimeError("MP4 export needs ffmpeg, which is not on PATH. Install it or "
+                           "write a .gif instead.")
+    export.save(spec, path, **options)
+    print(f"{keras_call(spec.name, spec.arguments)} on "
+          f"{format_shape((None, *spec.input_shape[1:]))}")
+    print(f"wrote {path}: {_describe_file(path)}")
+    return 0
+
+
+def _describe_file(path: Path) -> str:
+    size = path.stat().st_size
+    kb = f"{size / 1024:.1f} KB"
+    if path.suffix.lower() == ".mp4":
+        return kb
+    from PIL import Image
+
+    with Image.open(path) as im:
+        frames = getattr(im, "n_frames", 1)
+        return f"{frames} frame{'s' * (frames != 1)}, {im.width}x{im.height} px, {kb}"
+
+
+def cmd_gallery(args, extras) -> int:
+    if extras:
+        raise CLIError(f"gallery takes no {' '.join(extras)}")
+    from . import export
+
+    cases = export.GALLERY
+    if args.only:
+        unknown = sorted(set(args.only) - {c.slug for c in cases})
+        if unknown:
+            raise CLIError(f"unknown gallery case {', '.join(unknown)}. Cases: "
+                           f"{', '.join(c.slug for c in cases)}")
+        cases = tuple(c for c in cases if c.slug in args.only)
+    paths = export.gallery(args.output, cases=cases, fps=args.fps)
+    for p in paths:
+        print(f"wrote {p}: {_describe_file(p)}")
+    print(f"wrote {Path(args.output) / 'README.md'}")
+    return 0
+
+
+COMMANDS = {"shape": cmd_shape, "animate": cmd_animate, "gallery": cmd_gallery}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    try:
+        return COMMANDS[args.command](args, extras)
+    except CLIError as exc:
+        print(f"convviz {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"error: ValueError: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
