@@ -925,17 +925,39 @@ class GalleryCase:
         """The ``convviz animate`` command making this GIF (None when it needs two layers)."""
         if self.pre_padding is not None:
             return None
-        args = [f"convviz animate {self.spec.name}",
-                "--input " + "x".join(str(n) for n in self.spec.spatial)]
-        for key, value in self.spec.arguments.items():
-            if key == "filters" and value == 1:
-                continue  # the animate command's default
-            text = "x".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
-            args.append(f"--{key.replace('_', '-')} {text}")
-        if self.view != "gather":
-            args.append(f"--view {self.view}")
-        args.append(f"-o {self.slug}.gif")
-        return " ".join(args)
+        return animate_command(self.spec, view=self.view, output=f"{self.slug}.gif")
+
+
+def _cli_value(name: str, key: str, value) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return ",".join(f"{lo}:{hi}" for lo, hi in value)  # per-axis (lo, hi) pairs
+    if isinstance(value, tuple) and name[:-2] in ("Cropping", "ZeroPadding"):
+        return f"{value[0]}:{value[1]}"  # the 1D (lo, hi) pair
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+def animate_command(spec: Spec, *, view: str = "gather", numbers: bool = False,
+                    output: str = "out.gif") -> str:
+    """The ``convviz animate`` command that renders ``spec``.
+
+    >>> animate_command(Spec("Cropping2D", {"cropping": ((1, 0), (2, 2))}, (5, 6)))
+    'convviz animate Cropping2D --input 5x6 --cropping 1:0,2:2 -o out.gif'
+    """
+    args = [f"convviz animate {spec.name}", "--input " + "x".join(str(n) for n in spec.spatial)]
+    if spec.channels != 1:
+        args.append(f"--channels {spec.channels}")
+    for key, value in spec.arguments.items():
+        if key == "filters" and value == 1:
+            continue  # the animate command's default
+        args.append(f"--{key.replace('_', '-')} {_cli_value(spec.name, key, value)}")
+    if view != "gather":
+        args.append(f"--view {view}")
+    if numbers:
+        args.append("--numbers")
+    args.append(f"-o {output}")
+    return " ".join(args)
 
 
 def _case(slug, title, note, name, spatial, view="gather", pre_padding=None, **kwargs):

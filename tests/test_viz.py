@@ -200,3 +200,25 @@ def test_fuzzed_query_strings_never_raise(params):
         values, notices = schema.decode(fam, params)
         assert values["layer"] in fam.layers
         schema.spec_from_values(fam, values)  # always a well-formed spec
+
+
+@pytest.mark.parametrize("family", list(schema.FAMILIES))
+def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
+    """The `convviz animate` line each page shows renders the same configuration."""
+    import io
+    import shlex
+
+    from PIL import Image
+
+    from convviz import cli, export
+
+    fam = schema.FAMILIES[family]
+    for layer in fam.layers:
+        values = {**fam.defaults(), "layer": layer, "data_format": "channels_first"}
+        spec = schema.spec_from_values(fam, values)
+        out = tmp_path / f"{layer}.png"
+        command = export.animate_command(spec, numbers=True, output=str(out))
+        assert cli.main(shlex.split(command)[1:] + ["--step", "0"]) == 0, command
+        with Image.open(out) as img:
+            expected = Image.open(io.BytesIO(export.png_bytes(spec, 0, numbers=True)))
+            assert img.size == expected.size

@@ -143,6 +143,8 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
     st.plotly_chart(view.figure_at(step), key=key(family, "chart"), config=PLOTLY_CONFIG,
                     width="content")
     legend(compact=presenter)
+    if not presenter:
+        export_buttons(family, view, values, step)
     if view.spec.rank == 3 and view.view == "gather":
         st.plotly_chart(view.volume(step), key=key(family, "volume"), config=PLOTLY_CONFIG)
     left, right = st.columns(2) if not presenter else (st.container(), None)
@@ -259,3 +261,38 @@ def header(values: dict, title: str, intro: str) -> None:
         st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     else:
         st.markdown(intro)
+
+
+@st.cache_data(max_entries=32, show_spinner="Rendering the GIF…")
+def _gif(spec, view, numbers) -> bytes:
+    from .. import export
+
+    return export.gif_bytes(spec, view=view, numbers=numbers)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _png(spec, view, numbers, step) -> bytes:
+    from .. import export
+
+    return export.png_bytes(spec, step, view=view, numbers=numbers)
+
+
+def export_buttons(family: Family, view: LayerView, values: dict, step: int) -> None:
+    """Download the animation as a GIF and the current step as a PNG (rendered on click)."""
+    from .. import export
+
+    spec, kind, numbers = view.spec, view.view, bool(values.get("numbers"))
+    stem = f"{spec.name}_{'x'.join(map(str, spec.spatial))}_{kind}"
+    cols = st.columns(3)
+    cols[0].download_button(
+        "Download GIF", lambda: _gif(spec, kind, numbers), file_name=f"{stem}.gif",
+        mime="image/gif", key=key(family, "gif"), icon=":material/animated_images:",
+        on_click="ignore",
+        help=f"Every step (or {export.MAX_FRAMES} evenly spaced ones), rendered with matplotlib")
+    cols[1].download_button(
+        f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step),
+        file_name=f"{stem}_step{step}.png", mime="image/png", key=key(family, "png"),
+        icon=":material/image:", on_click="ignore")
+    cols[2].caption("The same from the shell:")
+    st.code(export.animate_command(spec, view=kind, numbers=numbers, output=f"{stem}.gif"),
+            language="bash")
