@@ -19,6 +19,9 @@ PAGE_SPECS: tuple[tuple[str, str, str, str], ...] = (
     ("app_pages/cropping.py", "Cropping", "cropping", ":material/crop:"),
     ("app_pages/padding.py", "Zero padding", "padding", ":material/border_outer:"),
     ("app_pages/upsampling.py", "Upsampling", "upsampling", ":material/zoom_out_map:"),
+    ("app_pages/shape_lab.py", "Shape lab", "shape-lab", ":material/science:"),
+    ("app_pages/stacks.py", "Stacks", "stacks", ":material/stacks:"),
+    ("app_pages/demystified.py", "Transposed, demystified", "demystified", ":material/lightbulb:"),
     ("app_pages/shape_calculator.py", "Shape calculator", "shape-calculator",
      ":material/straighten:"),
 )

@@ -140,8 +140,8 @@ def browser(chromium_path):
             browser.close()
 
 
-#: Pages that show a table rather than an animation.
-NO_CHART = {"shape-calculator"}
+#: Pages whose charts are not grid heatmaps (a table, or the shape lab's staircase plot).
+NO_CHART = {"shape-calculator", "shape-lab"}
 
 
 def _open(browser, url):

@@ -1,0 +1,84 @@
+"""Transposed convolution, demystified: Conv2DTranspose versus UpSampling2D + Conv2D."""
+
+import streamlit as st
+
+from convviz import catalog, stack
+from convviz.demo import Spec
+from convviz.viz import lab_figures as lf
+from convviz.viz.controls import PLOTLY_CONFIG
+from convviz.viz.view import build
+
+MAX_OUTPUT = 96
+
+st.title("Transposed convolution, demystified")
+st.markdown(
+    "Two ways to make an image `strides` times larger: a **Conv2DTranspose**, or an "
+    "**UpSampling2D** (repeat every cell) followed by an ordinary **Conv2D**. Same input, "
+    "same output shape, but not the same arithmetic: count how many input-times-weight "
+    "products land in each output cell."
+)
+with st.sidebar:
+    n = st.slider("Input size (height = width)", 2, 12, 4, key="demystified.n")
+    k = st.slider("kernel_size", 1, 7, 3, key="demystified.k")
+    s = st.slider("strides (= UpSampling2D size)", 1, 4, 2, key="demystified.s")
+    layers = st.slider("Stacked layers", 1, 3, 1, key="demystified.layers")
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def views(n, k, s):
+    spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": k, "strides": s,
+                                    "padding": "same"}, spatial=(n, n))
+    return build(spec, view="gather"), build(spec, view="scatter")
+
+
+if n * s ** layers > MAX_OUTPUT:
+    st.error(f"**Too large for this page.** The output would have {n} x {s}^{layers} = "
+             f"{n * s ** layers} cells per axis; at most {MAX_OUTPUT} here. Lower the input "
+             "size, the strides or the number of layers.", icon=":material/block:")
+    st.stop()
+try:
+    c = stack.compare_upsampling(n, k, s, layers=layers)
+except ValueError as exc:
+    st.error(f"**This configuration is not allowed.** {exc}", icon=":material/block:")
+    st.stop()
+
+t, u = c["transposed"], c["upsample_conv"]
+st.markdown(f"Input `{catalog.format_shape(c['input_shape'])}` → both outputs "
+            f"`{catalog.format_shape(t['output_shape'])}`"
+            + (" (equal ✓)" if c["same_output_shape"] else " (different ✗)"))
+sides = [(t, "Conv2DTranspose", "Blues"), (u, "UpSampling2D + Conv2D", "Greens")]
+for col, (side, title, scale) in zip(st.columns(2), sides):
+    with col:
+        st.subheader(title)
+        st.code("import keras\n\n" + side["code"], language="python", wrap_lines=True)
+        values = ", ".join(map(str, side["interior_values"]))
+        st.plotly_chart(lf.overlap_figure(side["overlap"], f"{title}: products per output "
+                                          f"cell (interior: {values})", scale),
+                        key=f"demystified.overlap.{scale}", config=PLOTLY_CONFIG)
+        if side["checkerboard"]:
+            st.warning(f"Checkerboard: interior cells sum {values} products.",
+                       icon=":material/grid_view:")
+        else:
+            st.success(f"Even: every interior cell sums {values} products.",
+                       icon=":material/check:")
+rule = (f"k mod s = {k} mod {s} = {k % s}"
+        + (" = 0: no checkerboard." if k % s == 0 else " ≠ 0: the checkerboard appears."))
+st.info(f"**{rule}** {c['explanation']}", icon=":material/lightbulb:")
+
+st.header("The transposed convolution, two ways to read it")
+st.caption(f"The first `Conv2DTranspose(1, {k}, strides={s}, padding=\"same\")` on a {n}x{n} "
+           "input: the gather and the scatter view compute the same output.")
+gather, scatter = views(n, k, s)
+for v, title, key in (
+        (gather, "gather: the window slides over the zero-inserted input (kernel flipped)",
+         "gather"),
+        (scatter, "scatter: each input cell paints its kernel-sized patch", "scatter")):
+    st.subheader(title)
+    if v.error:
+        st.error(v.error, icon=":material/block:")
+        continue
+    st.caption("Left: the **input**, with zeros inserted between its cells (pale yellow) and "
+               "padding (grey); right: the **output**, written cell by cell." if key == "gather"
+               else "Left: the **input**; right: the **output**, with how many patches cover "
+               "each cell (the overlap count).")
+    st.plotly_chart(v.figure, key=f"demystified.{key}", config=PLOTLY_CONFIG, width="content")

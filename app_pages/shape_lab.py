@@ -1,0 +1,104 @@
+"""Shape lab: sweep one argument against the engine, and a quiz with a running score."""
+
+import streamlit as st
+
+from convviz import catalog, lab
+from convviz.viz import lab_figures as lf
+from convviz.viz.controls import PLOTLY_CONFIG
+
+st.title("Shape lab")
+st.markdown(
+    "Check the output-shape formulas yourself: sweep one argument and compare the formula's "
+    "staircase with the output length of a real forward pass of the engine, or answer "
+    "generated questions and see the derivation with the numbers filled in."
+)
+sweep_tab, quiz_tab = st.tabs(["Sweep", "Quiz"])
+S = st.session_state
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def run_sweep(name, kwargs, spatial, arg, lo, hi):
+    return lab.sweep(name, kwargs, spatial, 2, None, arg, range(lo, hi + 1))
+
+
+with sweep_tab:
+    left, right = st.columns([1, 3])
+    name = left.selectbox("Layer", [i.name for i in catalog.CATALOG], key="lab.layer")
+    n = left.slider("Input length (every axis)", 1, 64, 12, key="lab.n")
+    values = {f.key: left.slider(f.label, f.lo, f.hi, f.default, key=f"lab.{f.key}")
+              for f in lf.fields_for(name)}
+    if lf.paddings_for(name):
+        values["padding"] = left.selectbox("padding", lf.paddings_for(name), key="lab.padding")
+    if catalog.BY_NAME[name].family == "transposed":
+        values["output_padding"] = left.selectbox(
+            "output_padding", ["None", 0, 1, 2, 3], key="lab.output_padding")
+    args = lab.SWEEPABLE[name]
+    if S.get("lab.arg") not in args:
+        S["lab.arg"] = args[0]
+    arg = left.selectbox("Argument to sweep", args, key="lab.arg")
+    lo, hi = lf.SWEEP_BOUNDS[arg]
+    start, stop = left.slider(f"Range of {arg}", lo, hi, lf.SWEEP_DEFAULTS[arg],
+                              key=f"lab.range.{arg}")
+    spatial = (n,) * catalog.BY_NAME[name].rank
+    try:
+        sw = run_sweep(name, lf.lab_kwargs(name, values), spatial, arg, start, stop)
+    except ValueError as exc:
+        right.error(f"**This sweep is not allowed.** {exc}", icon=":material/block:")
+        sw = None
+    if sw is not None:
+        with right:
+            bad, invalid = int((~sw.agree).sum()), int((~sw.valid).sum())
+            if sw.all_agree:
+                st.success(f"All {len(sw)} points agree with the engine.",
+                           icon=":material/verified:")
+            else:
+                st.error(f"{bad} of {len(sw)} points disagree with the engine.")
+            st.plotly_chart(lf.sweep_figure(sw), key="lab.sweep_chart", config=PLOTLY_CONFIG)
+            if invalid:
+                st.caption(f"{invalid} point(s) are settings Keras refuses (✗ at 0): hover "
+                           "over them for the error message.")
+            st.markdown(f"General formula of axis {sw.axis} for "
+                        f"`{lab.short_call(name, sw.kwargs)}`, and three points:")
+            st.latex(f"\\text{{out}} = {sw.general}" if sw.general else "\\text{(no formula)}")
+            label = "\\text{" + arg.replace("_", "\\_") + "}"
+            for sample in sw.samples(3):
+                st.latex(f"{label} = {sample['value']}:\\quad {sample['latex']}")
+            st.dataframe([{k: r[k] for k in ("value", "predicted", "actual", "agree", "error")}
+                          for r in sw.rows()], hide_index=True, key="lab.points", height=240)
+
+with quiz_tab:
+    S.setdefault("lab.counter", 0)
+    S.setdefault("lab.score", lab.Score())
+    a, b, c = st.columns([1, 2, 1], vertical_alignment="bottom")
+    difficulty = a.selectbox("Difficulty", lab.DIFFICULTIES, key="lab.difficulty")
+    kind = b.selectbox("Kind", ("any", *lab.KINDS), key="lab.kind")
+
+    def new_question():
+        S["lab.counter"] += 1
+        S.pop("lab.feedback", None)
+        S["lab.answer"] = ""
+
+    c.button("New question", key="lab.new", on_click=new_question, icon=":material/casino:")
+    q = lab.generate(S["lab.counter"], difficulty, None if kind == "any" else kind)
+    ident = (q.seed, q.difficulty, q.kind)
+    st.markdown(f"**Question {S['lab.counter'] + 1}.** {q.text}")
+    st.code(f"x = keras.Input(shape={catalog.format_shape(q.input_shape[1:])})\n{q.call}",
+            language="python")
+    with st.form("lab.form"):
+        answer = st.text_input("Your answer", key="lab.answer",
+                               placeholder="e.g. (None, 8, 8, 4) · (0, 1) (0, 2) · 1792")
+        if st.form_submit_button("Check", key="lab.submit", type="primary"):
+            feedback = lab.check(q, answer)
+            if S.get("lab.feedback", (None,))[0] != ident:
+                S["lab.score"] = S["lab.score"].record(feedback.correct)
+            S["lab.feedback"] = (ident, feedback)
+    got = S.get("lab.feedback")
+    if got and got[0] == ident:
+        fb = got[1]
+        (st.success if fb.correct else st.error)(fb.message)
+        st.markdown("**Derivation**")
+        for line in q.derivation:
+            st.latex(line)
+    score = S["lab.score"]
+    st.markdown(f"**Score:** {score.correct} / {score.asked} first tries correct "
+                f"({score.accuracy:.0%}) · streak {score.streak} · best {score.best_streak}")
