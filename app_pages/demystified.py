@@ -5,10 +5,15 @@ import streamlit as st
 from convviz import catalog, stack
 from convviz.demo import Spec
 from convviz.viz import lab_figures as lf
+from convviz.viz import links
 from convviz.viz.controls import PLOTLY_CONFIG
 from convviz.viz.view import build
 
 MAX_OUTPUT = 96
+P = {name: links.Param(f"demystified.{name}", links.integer(lo, hi), default)
+     for name, lo, hi, default in (("n", 2, 12, 4), ("k", 1, 7, 3), ("s", 1, 4, 2),
+                                   ("layers", 1, 3, 1))}
+links.load("demystified", P)
 
 st.title("Transposed convolution, demystified")
 st.markdown(
@@ -17,11 +22,13 @@ st.markdown(
     "same output shape, but not the same arithmetic: count how many input-times-weight "
     "products land in each output cell."
 )
+links.notices("demystified")
 with st.sidebar:
     n = st.slider("Input size (height = width)", 2, 12, 4, key="demystified.n")
     k = st.slider("kernel_size", 1, 7, 3, key="demystified.k")
     s = st.slider("strides (= UpSampling2D size)", 1, 4, 2, key="demystified.s")
     layers = st.slider("Stacked layers", 1, 3, 1, key="demystified.layers")
+links.save(P)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

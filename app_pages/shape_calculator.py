@@ -8,10 +8,20 @@ import string
 import streamlit as st
 
 from convviz import catalog
+from convviz.viz import links
 
 MAX_SIZE = 4096
 AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _MARKDOWN_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")
+SIZE = links.integer(1, MAX_SIZE)
+P = {"rank": links.Param("rank", links.choice((1, 2, 3)), 2),
+     "data_format": links.Param("data_format", links.choice(catalog.DATA_FORMATS),
+                                catalog.DATA_FORMATS[0]),
+     **{f"n{a}": links.Param(f"size_{a}", SIZE, 8) for a in range(3)},
+     "channels": links.Param("channels", SIZE, 3),
+     "batch_none": links.Param("batch_none", links.boolean, True, links.encode_bool),
+     "batch": links.Param("batch", SIZE, 1)}
+links.load("shape_calculator", P)
 
 
 def plain(text: str) -> str:
@@ -24,6 +34,7 @@ st.write(
     "Pick an input shape and see what every Keras layer of that rank makes of it: "
     "output shape, number of weights, or the rule the shape breaks."
 )
+links.notices("shape_calculator")
 
 with st.sidebar:
     rank = st.selectbox("Spatial rank", (1, 2, 3), index=1, key="rank")
@@ -50,6 +61,7 @@ with columns[rank + 1]:
         disabled=unknown_batch,
     )
 batch = None if unknown_batch else int(batch_size)
+links.save({k: p for k, p in P.items() if k[0] != "n" or int(k[1]) < rank})
 
 rows = catalog.shape_table(spatial_shape, channels, batch, data_format)
 

@@ -4,16 +4,30 @@ import streamlit as st
 
 from convviz import catalog, lab
 from convviz.viz import lab_figures as lf
+from convviz.viz import links
 from convviz.viz.controls import PLOTLY_CONFIG
 
+Param, NAMES, S = links.Param, [i.name for i in catalog.CATALOG], st.session_state
+P = {"layer": Param("lab.layer", links.choice(NAMES), NAMES[0]),
+     "n": Param("lab.n", links.integer(1, 64), 12),
+     **{f.key: Param(f"lab.{f.key}", links.integer(f.lo, f.hi), f.default) for f in lf.FIELDS},
+     "padding": Param("lab.padding", links.choice(("valid", "same", "causal")), "valid"),
+     "output_padding": Param("lab.output_padding", links.choice(["None", 0, 1, 2, 3]), "None"),
+     "arg": Param("lab.arg", links.choice(lf.SWEEP_BOUNDS), None),
+     **{f"range.{a}": Param(f"lab.range.{a}", links.span(*lf.SWEEP_BOUNDS[a]),
+                            lf.SWEEP_DEFAULTS[a], links.encode_span) for a in lf.SWEEP_BOUNDS},
+     "difficulty": Param("lab.difficulty", links.choice(lab.DIFFICULTIES), lab.DIFFICULTIES[0]),
+     "kind": Param("lab.kind", links.choice(("any", *lab.KINDS)), "any"),
+     "question": Param("lab.counter", links.integer(0, 10**6), 0)}
+first = links.load("lab", P)
 st.title("Shape lab")
+notice_box = st.container()
 st.markdown(
     "Check the output-shape formulas yourself: sweep one argument and compare the formula's "
     "staircase with the output length of a real forward pass of the engine, or answer "
     "generated questions and see the derivation with the numbers filled in."
 )
 sweep_tab, quiz_tab = st.tabs(["Sweep", "Quiz"])
-S = st.session_state
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -27,14 +41,14 @@ with sweep_tab:
     n = left.slider("Input length (every axis)", 1, 64, 12, key="lab.n")
     values = {f.key: left.slider(f.label, f.lo, f.hi, f.default, key=f"lab.{f.key}")
               for f in lf.fields_for(name)}
+    links.fit("lab", "lab.padding", lf.paddings_for(name), f"is no padding of {name}", first)
     if lf.paddings_for(name):
         values["padding"] = left.selectbox("padding", lf.paddings_for(name), key="lab.padding")
     if catalog.BY_NAME[name].family == "transposed":
         values["output_padding"] = left.selectbox(
             "output_padding", ["None", 0, 1, 2, 3], key="lab.output_padding")
     args = lab.SWEEPABLE[name]
-    if S.get("lab.arg") not in args:
-        S["lab.arg"] = args[0]
+    links.fit("lab", "lab.arg", args, f"cannot be swept on {name}", first)
     arg = left.selectbox("Argument to sweep", args, key="lab.arg")
     lo, hi = lf.SWEEP_BOUNDS[arg]
     start, stop = left.slider(f"Range of {arg}", lo, hi, lf.SWEEP_DEFAULTS[arg],
@@ -102,3 +116,5 @@ with quiz_tab:
     score = S["lab.score"]
     st.markdown(f"**Score:** {score.correct} / {score.asked} first tries correct "
                 f"({score.accuracy:.0%}) · streak {score.streak} · best {score.best_streak}")
+links.save(P)
+links.notices("lab", notice_box)

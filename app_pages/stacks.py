@@ -4,20 +4,23 @@ import streamlit as st
 
 from convviz import catalog, lab, stack
 from convviz.viz import lab_figures as lf
+from convviz.viz import links
 from convviz.viz.controls import PLOTLY_CONFIG
 
-DEFAULT = [("Conv2D", {"filters": 4, "kernel_size": 3}),
-           ("Conv2D", {"filters": 4, "kernel_size": 3, "strides": 2}),
-           ("Conv2D", {"filters": 4, "kernel_size": 3})]
+DEFAULT = links.parse_layers("Conv2D(4,3);Conv2D(4,3,strides=2);Conv2D(4,3)")[0]
+P = {**{f"n{a}": links.Param(f"stacks.n{a}", links.integer(1, lf.MAX_AXIS), 12) for a in range(3)},
+     **{f"o{a}": links.Param(f"stacks.o{a}", links.integer(0, 4096), None) for a in range(3)},
+     "channels": links.Param("stacks.channels", links.integer(1, 16), 3)}
+links.load("stacks", P, layers_key="stacks.entries")
 S = st.session_state
 S.setdefault("stacks.entries", list(DEFAULT))
-
 st.title("Stacks")
 st.markdown(
     "Compose layers like a small `keras.Sequential` model: the table follows the shape "
     "through every layer (like `model.summary()`), and the heatmap shows which input cells a "
     "chosen output cell depends on, and along how many paths (products of kernel taps)."
 )
+links.notices("stacks")
 
 
 def edit(op, i=None):
@@ -72,7 +75,7 @@ with st.sidebar:
     spatial = tuple(st.slider(f"Input size, axis {a}", 1, lf.MAX_AXIS, 12, key=f"stacks.n{a}")
                     for a in range(rank))
     channels = st.slider("Input channels", 1, 16, 3, key="stacks.channels")
-
+links.save(P, {"layers": links.encode_layers(entries)} if entries != DEFAULT else {})
 if not entries:
     st.info("The stack is empty: add a layer in the sidebar.", icon=":material/info:")
     st.stop()
