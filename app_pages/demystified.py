@@ -6,7 +6,7 @@ from convviz import catalog, stack
 from convviz.demo import Spec
 from convviz.viz import lab_figures as lf
 from convviz.viz import links
-from convviz.viz.controls import PLOTLY_CONFIG
+from convviz.viz.controls import PLOTLY_CONFIG, export_buttons
 from convviz.viz.view import build
 
 MAX_OUTPUT = 96
@@ -89,3 +89,4 @@ for v, title, key in (
                else "Left: the **input**; right: the **output**, with how many patches cover "
                "each cell (the overlap count).")
     st.plotly_chart(v.figure, key=f"demystified.{key}", config=PLOTLY_CONFIG, width="content")
+    export_buttons(v, "demystified", numbers=False)

@@ -58,7 +58,9 @@ from . import demo
 from .catalog import format_shape, keras_call
 from .demo import Sample, Spec
 from .geometry import prod
-from .viz.figures import COLORS, plane
+from .viz.figures import COLORS, _canvas, _fmt, frame_indices, plane
+from .viz.figures import _all_cells as _cells
+from .viz.figures import _coord_text as _coord
 
 #: Default largest number of frames of an animation; longer traces are subsampled.
 MAX_FRAMES = 120
@@ -84,56 +86,14 @@ _TAP_TEXT = "#7a3d00"
 def frame_steps(n_steps: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
     """The steps an animation of ``n_steps`` steps shows, one per frame.
 
-    Parameters
-    ----------
-    n_steps : int
-        Length of the trace (``len(trace)``).
-    max_frames : int
-        Most frames allowed (at least 1).
-
-    Returns
-    -------
-    ndarray of int
-        ``arange(n_steps)`` when ``n_steps <= max_frames``; otherwise exactly ``max_frames``
-        strictly increasing steps spread evenly over ``[0, n_steps - 1]``: step
-        ``round(k * (n_steps - 1) / (max_frames - 1))`` for frame ``k``, so the first and
-        the last step are always kept (``max_frames == 1`` keeps step 0 only).
+    ``arange(n_steps)`` when ``n_steps <= max_frames``; otherwise exactly ``max_frames``
+    steps spread evenly with the first and last kept: the same steps as the app's Plotly
+    animation (:func:`convviz.viz.figures.frame_indices`), only with a smaller default.
 
     >>> frame_steps(5, 3).tolist()
     [0, 2, 4]
     """
-    n, m = int(n_steps), int(max_frames)
-    if m < 1:
-        raise ValueError(f"`max_frames` must be at least 1. Received: max_frames={max_frames}")
-    if n <= m:
-        return np.arange(max(n, 0))
-    if m == 1:
-        return np.zeros(1, dtype=int)
-    k = np.arange(m)
-    # Integer round-half-up of k*(n-1)/(m-1); the spacing is >= 1, so the steps are distinct.
-    return (2 * k * (n - 1) + (m - 1)) // (2 * (m - 1))
-
-
-def _fmt(v) -> str:
-    v = float(v)
-    if not np.isfinite(v):
-        return ""
-    return f"{v:.0f}" if v.is_integer() and abs(v) < 1e4 else f"{v:.2g}"
-
-
-def _coord(c) -> str:
-    return "(" + ", ".join(str(int(v)) for v in c) + ")"
-
-
-def _canvas(shape) -> tuple[int, int]:
-    """(rows, cols) of the 2-D plane a grid of ``shape`` is drawn on."""
-    x, y = plane(np.array([np.array(shape) - 1]), shape)
-    return int(y[0]) + 1, int(x[0]) + 1
-
-
-def _cells(shape) -> np.ndarray:
-    return np.stack(np.unravel_index(np.arange(prod(shape)), shape), axis=-1).reshape(
-        -1, len(shape))
+    return frame_indices(n_steps, max_frames)
 
 
 def _boxes(x, y, inset: float = 0.0) -> np.ndarray:

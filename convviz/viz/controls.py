@@ -144,7 +144,7 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
                     width="content")
     legend(compact=presenter)
     if not presenter:
-        export_buttons(family, view, values, step)
+        export_buttons(view, family.key, bool(values.get("numbers")), step)
     if view.spec.rank == 3 and view.view == "gather":
         st.plotly_chart(view.volume(step), key=key(family, "volume"), config=PLOTLY_CONFIG)
     left, right = st.columns(2) if not presenter else (st.container(), None)
@@ -277,21 +277,24 @@ def _png(spec, view, numbers, step) -> bytes:
     return export.png_bytes(spec, step, view=view, numbers=numbers)
 
 
-def export_buttons(family: Family, view: LayerView, values: dict, step: int) -> None:
-    """Download the animation as a GIF and the current step as a PNG (rendered on click)."""
+def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> None:
+    """Download the animation as a GIF and step ``step`` as a PNG (rendered on click).
+
+    ``page`` prefixes the widget keys, so several views on one page each get their own.
+    """
     from .. import export
 
-    spec, kind, numbers = view.spec, view.view, bool(values.get("numbers"))
+    spec, kind = view.spec, view.view
     stem = f"{spec.name}_{'x'.join(map(str, spec.spatial))}_{kind}"
     cols = st.columns(3)
     cols[0].download_button(
         "Download GIF", lambda: _gif(spec, kind, numbers), file_name=f"{stem}.gif",
-        mime="image/gif", key=key(family, "gif"), icon=":material/animated_images:",
+        mime="image/gif", key=f"{page}.{kind}.gif", icon=":material/animated_images:",
         on_click="ignore",
         help=f"Every step (or {export.MAX_FRAMES} evenly spaced ones), rendered with matplotlib")
     cols[1].download_button(
         f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step),
-        file_name=f"{stem}_step{step}.png", mime="image/png", key=key(family, "png"),
+        file_name=f"{stem}_step{step}.png", mime="image/png", key=f"{page}.{kind}.png",
         icon=":material/image:", on_click="ignore")
     cols[2].caption("The same from the shell:")
     st.code(export.animate_command(spec, view=kind, numbers=numbers, output=f"{stem}.gif"),

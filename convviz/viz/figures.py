@@ -87,10 +87,25 @@ def _raw_frame(i, label, shapes):
 
 
 def frame_indices(steps: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
-    """Steps shown as frames: all of them, or ``max_frames`` evenly spaced (first and last kept)."""
-    if steps <= max_frames:
-        return np.arange(steps)
-    return np.unique(np.linspace(0, steps - 1, max_frames).round().astype(int))
+    """Steps shown as frames: all of them, or ``max_frames`` evenly spaced.
+
+    Frame ``k`` shows step ``round(k * (steps - 1) / (max_frames - 1))`` (half up, in exact
+    integer arithmetic), so the first and last steps are always kept and the Plotly
+    animation and the exported GIF show the same steps.
+
+    >>> frame_indices(5, 3).tolist(), frame_indices(3, 10).tolist()
+    ([0, 2, 4], [0, 1, 2])
+    """
+    n, m = int(steps), int(max_frames)
+    if m < 1:
+        raise ValueError(f"`max_frames` must be at least 1. Received: max_frames={max_frames}")
+    if n <= m:
+        return np.arange(max(n, 0))
+    if m == 1:
+        return np.zeros(1, dtype=int)
+    k = np.arange(m)
+    # The spacing is >= 1, so the steps are distinct.
+    return (2 * k * (n - 1) + (m - 1)) // (2 * (m - 1))
 
 
 def plane(coords: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
