@@ -58,7 +58,7 @@ def _widget(family: Family, f, layer: str, container):
 
 def widgets(family: Family | str) -> dict:
     """Draw the family's widgets in the sidebar; return every field's current value."""
-    family = FAMILIES[family] if isinstance(family, str) else family
+    family = _family({}, family)
     _load_query(family)
     values = family.defaults()
     sidebar = st.sidebar
@@ -87,11 +87,16 @@ def _cached_view(spec, view, numbers, duration_ms, cell_px) -> LayerView:
     return build(spec, view=view, numbers=numbers, duration_ms=duration_ms, cell_px=cell_px)
 
 
+def _family(values: dict, family: Family | str | None) -> Family:
+    """``family`` as a Family; by default the one whose page shows ``values["layer"]``."""
+    if family is None:
+        return next(f for f in FAMILIES.values() if values["layer"] in f.layers)
+    return FAMILIES[family] if isinstance(family, str) else family
+
+
 def layer_view(values: dict, family: Family | str | None = None) -> LayerView:
     """The (cached) :class:`LayerView` for a page's values."""
-    if family is None:
-        family = next(f for f in FAMILIES.values() if values["layer"] in f.layers)
-    family = FAMILIES[family] if isinstance(family, str) else family
+    family = _family(values, family)
     try:
         spec = spec_from_values(family, values)
     except ValueError as exc:
@@ -123,11 +128,9 @@ def _step_controls(family: Family, steps: int) -> int:
 
 def show(view: LayerView, values: dict, family: Family | str | None = None) -> None:
     """Draw a layer view: error, or figure + step controls + shape, layout and numbers panels."""
-    if family is None:
-        family = next(f for f in FAMILIES.values() if values["layer"] in f.layers)
-    family = FAMILIES[family] if isinstance(family, str) else family
-    st.query_params.from_dict(encode(family, values))
+    family = _family(values, family)
     if view.error is not None:
+        st.query_params.from_dict(encode(family, values))
         st.error(f"**This configuration is not allowed.** {view.error}", icon=":material/block:")
         st.caption(f"Animations are limited to {MAX_ANIMATION_SIZE[1]}, {MAX_ANIMATION_SIZE[2]} "
                    f"and {MAX_ANIMATION_SIZE[3]} cells per axis for 1D, 2D and 3D inputs and "

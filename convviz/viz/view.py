@@ -26,6 +26,7 @@ import numpy as np
 from .. import catalog, formulas
 from ..demo import Sample, Spec, run
 from . import figures
+from .figures import _coord_text as _coord
 from .schema import AXIS_NAMES
 
 #: Frames per animation for a 3D layer (each frame draws a 3D window: more shapes per frame).
@@ -114,10 +115,6 @@ class LayerView:
     def volume(self, step: int):
         """3-D view of the volume with the window of ``step`` (rank-3 gather views only)."""
         return figures.volume_figure(self.sample.trace, int(step))
-
-
-def _coord(c) -> str:
-    return "(" + ", ".join(str(int(v)) for v in c) + ")"
 
 
 def layouts(spec: Spec, output_spatial: tuple, out_channels: int) -> list:
