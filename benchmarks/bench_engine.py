@@ -206,30 +206,36 @@ def memory_check(shape=(32, 224, 224, 3)):
 
 
 # ----------------------------------------------------------------------------- main
-def interleaved(fns: dict, repeats: int, pause: float = 0.005) -> dict:
-    """Median, best and all wall times of each callable in ``fns``, timed in rounds.
+def interleaved(fns: dict, repeats: int, blocks: int = 3, pause: float = 0.02) -> dict:
+    """Median, best and all wall times of each callable in ``fns``, timed in blocks.
 
-    Every callable runs once as a warm-up, then once per round, in turn; a short pause
-    after each lets PyTorch's OpenMP threads stop spinning before NumPy runs again.  On a
-    shared machine the load comes and goes: timing all the contenders in the same rounds
-    exposes them to the same load, so their ratio is much steadier than their times.
+    Each callable runs in ``blocks`` blocks of ``1 + repeats`` back-to-back calls (the
+    first call of a block is a warm-up and is not timed), and the contenders take turns
+    block by block.  Back-to-back calls are how a model runs a layer, and they keep one
+    contender's threads, caches and allocations from disturbing the other's timed calls
+    (single calls alternated with a 2048^3 matmul and PyTorch ran up to 2x slower than
+    in a row, for both).  Taking turns exposes all of them to the same load when the
+    machine is shared, so their ratio is much steadier than their times.  The pause
+    before each block lets PyTorch's OpenMP threads stop spinning.
     """
-    for fn in fns.values():
-        fn()
-        time.sleep(pause)
     times = {k: [] for k in fns}
-    for _ in range(repeats):
+    for _ in range(blocks):
         for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
             time.sleep(pause)
+            fn()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
     return {k: (statistics.median(v), min(v), v) for k, v in times.items()}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=7, help="timed runs per case (median)")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="timed back-to-back runs per block (after one warm-up)")
+    ap.add_argument("--blocks", type=int, default=3,
+                    help="blocks per contender, taking turns (median over all runs)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default all)")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocess")
@@ -291,7 +297,7 @@ def main(argv=None):
                     fn()
 
             fns["torch"] = run_torch
-        res = interleaved(fns, args.repeats)
+        res = interleaved(fns, args.repeats, args.blocks)
         t, best, _ = res["convviz"]
         mm_gf = mm_flop / res["matmul"][0] / 1e9
         mm_all += res["matmul"][2]

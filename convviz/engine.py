@@ -35,9 +35,14 @@ MIN_GROUP_FILTERS = 32
 #: group is at least this long (bytes); shorter vectors copy from a strided window view.
 TAKE_BYTES = 64
 
-#: Target bytes of one chunk of the memory-bound kernels (depthwise taps, scatter-add,
-#: resize): small enough to stay in cache while every tap streams over it.
-CACHE_BYTES = 512 * 2**10
+#: Target bytes of one chunk of the memory-bound kernels (depthwise taps, resize): small
+#: enough to stay in a core's L2 while every tap streams over it, large enough that the
+#: Python overhead per chunk is negligible (measured: 0.5 to 2 MiB alike within noise,
+#: 128 KiB 2x slower).
+CACHE_BYTES = 2 * 2**20
+
+#: Target bytes (GEMM columns + scatter buffer) of one batch chunk of a transposed conv.
+TRANSPOSE_BYTES = 16 * 2**20
 
 #: Worker threads for the memory-bound kernels (NumPy ufuncs release the GIL; the matmuls
 #: already run on all cores inside OpenBLAS).
@@ -149,25 +154,67 @@ def _cell_offsets(spatial, ksize, strides, dilation, out_shape):
     return origin.ravel(), taps.ravel()
 
 
-def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
+def _split_crops(x, pads):
+    """Apply the negative (crop) part of ``pads`` to ``x``; return ``(x, zero pads)``.
+
+    The returned ``x`` is C-contiguous and the pads are ``(lo, hi) >= 0`` per axis.
+    """
+    pads = [tuple(int(v) for v in p) for p in pads]
+    if any(v < 0 for p in pads for v in p):
+        x = pad(x, [(min(lo, 0), min(hi, 0)) for lo, hi in pads])
+        pads = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    return np.ascontiguousarray(x), pads
+
+
+def _fill_slab(dst, x, pads, first) -> None:
+    """Write rows ``first, first + 1, ...`` of the zero-padded ``x`` into ``dst``.
+
+    ``dst`` has shape ``(B, rows, *padded[1:], C)`` and ``x`` shape ``(B, *n, C)``;
+    ``pads`` are the ``(lo, hi)`` zero pads per spatial axis.  Only the border cells are
+    zeroed: the interior is copied from ``x`` once.
+    """
+    lo0 = pads[0][0]
+    rows = dst.shape[1]
+    i0, i1 = max(first - lo0, 0), min(first + rows - lo0, x.shape[1])
+    if i1 <= i0:
+        dst.fill(0)
+        return
+    r0, r1 = i0 + lo0 - first, i1 + lo0 - first
+    dst[:, :r0] = 0
+    dst[:, r1:] = 0
+    inner = tuple(slice(lo, lo + ni) for (lo, _), ni in zip(pads[1:], x.shape[2:-1]))
+    for axis, (lo, _) in enumerate(pads[1:], start=2):
+        edge = [slice(None), slice(r0, r1)] + [slice(None)] * (dst.ndim - 2)
+        edge[axis] = slice(0, lo)
+        dst[tuple(edge)] = 0
+        edge[axis] = slice(lo + x.shape[axis], None)
+        dst[tuple(edge)] = 0
+    dst[(slice(None), slice(r0, r1), *inner)] = x[:, i0:i1]
+
+
+def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
-    The columns of one chunk (about :data:`GEMM_ROWS` output cells, whole samples when
-    they fit, else rows of the first output axis) are gathered into one preallocated
-    contiguous buffer and multiplied straight into the output with ``np.matmul(out=)``.
-    The gather is a single ``np.take`` of whole channel vectors (one index per output
-    cell and tap) when a channel vector is at least :data:`TAKE_BYTES` long, else a copy
-    from a strided window view (few channels: its inner runs span a kernel row).  Each
-    group is gathered from its own channel slice and multiplied into its own filters,
-    so grouped convolutions cost no more than their own FLOPs.  A 1x1 convolution needs
-    no columns at all.
+    The output is computed in chunks of about :data:`GEMM_ROWS` output cells (whole
+    samples when they fit, else rows of the first output axis).  Per chunk, the padded
+    input rows it reads (its *slab*) are written into a small reusable buffer, zero
+    borders included, so the whole input is never copied to pad it; then its im2col
+    columns are gathered into one preallocated contiguous buffer and multiplied straight
+    into the output with ``np.matmul(out=)``; the bias is added while the chunk is in
+    cache.  The gather is a single ``np.take`` of whole channel vectors (one index per
+    output cell and tap) when one vector is at least :data:`TAKE_BYTES` long and a
+    window's contiguous runs are not much longer, else a copy from a strided window view
+    (its inner runs span a kernel row of channels).  Each group is gathered from its own
+    channel slice and multiplied into its own filters, so grouped convolutions cost no
+    more than their own FLOPs.  A 1x1 convolution needs no columns at all.
 
     Parameters
     ----------
     x : ndarray, shape ``(B, *n, Cin)``
     kernel : ndarray, shape ``(*k, Cin // groups, F)`` (Keras layout)
     strides, dilation : tuple of ints per axis
-    pads : ``((lo, hi), ...)`` per axis
+    pads : ``((lo, hi), ...)`` per axis (negative values crop)
+    bias : ndarray of shape ``(F,)`` or None
 
     Returns
     -------
@@ -176,22 +223,24 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     ksize = tuple(kernel.shape[:-2])
     cg, filters = kernel.shape[-2:]
     dtype, item = x.dtype, x.dtype.itemsize
+    bias = None if bias is None else np.asarray(bias).astype(dtype, copy=False)
     B = x.shape[0]
     K = prod(ksize)
     fg = filters // groups
-    pads = [tuple(int(v) for v in p) for p in pads]
-    if (K == 1 and groups == 1 and all(s == 1 for s in strides)
-            and all(p == (0, 0) for p in pads)):
+    x, pads = _split_crops(x, pads)
+    padded = any(p != (0, 0) for p in pads)
+    if K == 1 and groups == 1 and all(s == 1 for s in strides) and not padded:
         # 1x1 (pointwise): the input itself is the column matrix.
-        x2 = np.ascontiguousarray(x).reshape(-1, cg)
+        x2 = x.reshape(-1, cg)
         y = np.empty((B, *x.shape[1:-1], filters), dtype=dtype)
         y2 = y.reshape(-1, filters)
         w = kernel.reshape(cg, filters).astype(dtype, copy=False)
         for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item):
             np.matmul(x2[sl], w, out=y2[sl])
+            if bias is not None:
+                y2[sl] += bias
         return y
-    xp = np.ascontiguousarray(pad(x, pads))
-    spatial = xp.shape[1:-1]
+    spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
     y = np.empty((B, *out_shape, filters), dtype=dtype)
     if prod(out_shape) == 0 or B == 0:
@@ -201,7 +250,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     # Merge m neighbouring groups into one block-diagonal matmul of m*fg filters (zeros
     # off the diagonal; exact while x is finite, as 0 * x == 0): fewer, wider matmuls.
     m = 1
-    if groups > 1 and fg < MIN_GROUP_FILTERS and _finite(xp):
+    if groups > 1 and fg < MIN_GROUP_FILTERS and _finite(x):
         m = next(d for d in range(1, groups + 1)
                  if groups % d == 0 and (d * fg >= MIN_GROUP_FILTERS or d == groups))
     if m == 1:
@@ -217,57 +266,71 @@ def conv(x, kernel, strides, pads, dilation, groups=1) -> np.ndarray:
     per_row = inner * KC * item
     chunks = list(_row_chunks(B, out_shape[0], per_row,
                               max(GEMM_ROWS * KC * item, per_row)))
-    rows_max = max(
-        (bs.stop - bs.start) * len(range(*rs.indices(out_shape[0]))) for bs, rs in chunks
-    ) * inner
+    span = [len(range(*rs.indices(out_shape[0]))) for _, rs in chunks]
+    nb_max = max(bs.stop - bs.start for bs, _ in chunks)
+    rows_max = max((bs.stop - bs.start) * r for (bs, _), r in zip(chunks, span)) * inner
     buf = np.empty(rows_max * KC, dtype=dtype)
-    use_take = cg * item >= TAKE_BYTES
+    # The slab of a chunk: the padded input rows [r0 * s, (r1 - 1) * s + ke) it reads.
+    ke0 = effective_kernel(ksize[0], dilation[0])
+    row_cells = prod(spatial[1:]) * x.shape[-1]
+    whole = chunks[0][1] == slice(None)
+    slab_rows = spatial[0] if whole else (max(span) - 1) * strides[0] + ke0
+    slab_buf = np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None
+    # Contiguous bytes per copied run: a channel vector (take) or, in a window view, a
+    # kernel row of channel vectors when taps along the last axis are adjacent.
+    run_view = cg * item * (ksize[-1] if dilation[-1] == 1 and groups == 1 else 1)
+    use_take = cg * item >= TAKE_BYTES and run_view < 4 * cg * item
     if use_take:
-        # idx[r*K + t] = flat cell of output cell r's tap t, relative to the chunk's first
-        # sample and first output row; in units of one group's channel vector.
-        cells = prod(spatial)
+        # idx[r*K + t] = flat cell of output cell r's tap t, relative to the slab's first
+        # cell; in units of one group's channel vector.
         origin, taps = _cell_offsets(spatial, ksize, strides, dilation, out_shape)
-        per_b = len(range(*chunks[0][1].indices(out_shape[0]))) * inner
-        nb_max = max(bs.stop - bs.start for bs, _ in chunks)
         idx = np.add.outer(
-            np.add.outer(np.arange(nb_max, dtype=np.intp) * cells, origin[:per_b]), taps
+            np.add.outer(np.arange(nb_max, dtype=np.intp) * prod(spatial),
+                         origin[: span[0] * inner]),
+            taps,
         ).ravel()
         if groups > 1:
             idx *= groups
-        units = xp.reshape(-1, cg)  # (cells * groups, cg)
-        row0 = prod(spatial[1:]) * strides[0]  # cells between consecutive output rows
-    else:
-        win = _windows(xp, ksize, strides, dilation, out_shape)
-    for bs, rs in chunks:
+    for (bs, rs), nrow in zip(chunks, span):
         ysub = y[bs, rs]
+        nb = bs.stop - bs.start
         rows = prod(ysub.shape[:-1])
         y2 = ysub.reshape(rows, filters)
         cols = buf[: rows * KC]
+        first = (rs.start or 0) * strides[0]
+        count = spatial[0] if whole else (nrow - 1) * strides[0] + ke0
+        if padded:
+            slab = slab_buf[: nb * count * row_cells].reshape(nb, count, *spatial[1:], -1)
+            _fill_slab(slab, x[bs], pads, first)
+        else:
+            slab = x[bs, first:first + count]
+        if not use_take:
+            win = _windows(slab, ksize, strides, dilation, (nrow, *out_shape[1:]))
         for g in range(groups):
             if use_take:
-                first = bs.start * cells + (rs.start or 0) * row0
-                src = units[first * groups + g:]
+                src = slab.reshape(-1, cg)[g:]
                 np.take(src, idx[: rows * K], axis=0, out=cols.reshape(rows * K, cg),
                         mode="clip")
             else:
-                sub = win[bs, rs]
-                if groups > 1:
-                    sub = sub[..., g * cg:(g + 1) * cg]
+                sub = win if groups == 1 else win[..., g * cg:(g + 1) * cg]
                 np.copyto(cols.reshape(sub.shape), sub)
             np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
+        if bias is not None:
+            y2 += bias
     return y
 
 
-def depthwise_conv(x, kernel, strides, pads, dilation) -> np.ndarray:
+def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
     """Depthwise N-d convolution as a shift-multiply-add over kernel taps.
 
     Works on cache-sized chunks of (batch, first output axis), on :data:`THREADS`
-    threads; taps are summed in ``np.ndindex`` order.
+    threads; taps are summed in ``np.ndindex`` order, then the bias is added.
 
     Parameters
     ----------
     x : ndarray, shape ``(B, *n, C)``
     kernel : ndarray, shape ``(*k, C, M)``
+    bias : ndarray of shape ``(C*M,)`` or None
 
     Returns
     -------
@@ -275,36 +338,50 @@ def depthwise_conv(x, kernel, strides, pads, dilation) -> np.ndarray:
     """
     ksize = kernel.shape[:-2]
     C, M = kernel.shape[-2:]
-    xp = pad(x, pads)
-    out_shape = _out_shape(xp.shape[1:-1], ksize, strides, dilation)
+    x, pads = _split_crops(x, pads)
+    padded = any(p != (0, 0) for p in pads)
+    spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
+    out_shape = _out_shape(spatial, ksize, strides, dilation)
     B = x.shape[0]
     y = np.empty((B, *out_shape, C, M), dtype=x.dtype)
     if prod(out_shape) == 0 or B == 0:
         return y.reshape(B, *out_shape, C * M)
-    win = _windows(xp, ksize, strides, dilation, out_shape)
+    ke0 = effective_kernel(ksize[0], dilation[0])
     w = kernel.astype(x.dtype, copy=False)
+    b = None if bias is None else np.asarray(bias).astype(x.dtype).reshape(C, M)
     rank = len(ksize)
     taps = list(np.ndindex(*ksize))
     per_row = prod(out_shape[1:]) * C * M * x.itemsize
 
     def work(bs, rs):
         ysub = y[bs, rs]
+        nrow = ysub.shape[1]
+        first = (rs.start or 0) * strides[0]
+        count = (nrow - 1) * strides[0] + ke0
+        if padded:  # the padded input rows this chunk reads, zero borders included
+            slab = np.empty((bs.stop - bs.start, count, *spatial[1:], C), dtype=x.dtype)
+            _fill_slab(slab, x[bs], pads, first)
+        else:
+            slab = x[bs, first:first + count]
+        win = _windows(slab, ksize, strides, dilation, (nrow, *out_shape[1:]))
         tmp = np.empty(ysub.shape[:-1], dtype=y.dtype)
         for m in range(M):
             dst = ysub[..., m]
             for i, tap in enumerate(taps):
-                src = win[(bs, rs) + (slice(None),) * (rank - 1) + tap]
+                src = win[(slice(None),) * (rank + 1) + tap]
                 if i == 0:
                     np.multiply(src, w[tap + (slice(None), m)], out=dst)
                 else:
                     np.multiply(src, w[tap + (slice(None), m)], out=tmp)
                     dst += tmp
+        if b is not None:
+            ysub += b
 
     _parallel(work, _row_chunks(B, out_shape[0], per_row, CACHE_BYTES))
     return y.reshape(B, *out_shape, C * M)
 
 
-def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray:
+def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) -> np.ndarray:
     """N-d transposed convolution: one matmul, then a scatter-add (col2im) per tap.
 
     ``full[i*s + j*d] += x[i] @ W[j]`` over input cells ``i`` and taps ``j``
@@ -319,6 +396,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
     kernel : ndarray, shape ``(*k, F, Cin)`` (Keras transpose layout)
     crops : int per axis
     out_shape : int per axis (may exceed the scatter length: trailing zeros)
+    bias : ndarray of shape ``(F,)`` or None, added per chunk
 
     Returns
     -------
@@ -339,6 +417,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
     y = np.empty((B, *out_shape, filters), dtype=x.dtype)
     if B == 0 or prod(out_shape) == 0:
         return y
+    bias = None if bias is None else np.asarray(bias).astype(x.dtype, copy=False)
     # (Cin, K*F): columns ordered (taps..., filter).
     w = np.moveaxis(kernel.reshape(K, filters, cin), -1, 0).reshape(cin, K * filters)
     w = np.ascontiguousarray(w.astype(x.dtype, copy=False))
@@ -368,6 +447,8 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
             dst = y[bs].reshape(nb, *inter, filters)
             src = cols.reshape(nb, *n, *ksize, filters).transpose(perm)
             np.copyto(dst, src)
+            if bias is not None:
+                y[bs] += bias
         return y
 
     per_sample = n_cells * K * filters * item + prod(need) * filters * item
@@ -375,7 +456,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
     direct = all(c == 0 for c in crops) and need == out_shape
     full_buf = None
     cols_buf = None
-    for bs in _chunks(B, per_sample, max(16 * 2**20, THREADS * per_sample)):
+    for bs in _chunks(B, per_sample, max(TRANSPOSE_BYTES, THREADS * per_sample)):
         nb = bs.stop - bs.start
         if cols_buf is None:
             cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
@@ -398,8 +479,12 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape) -> np.ndarray
                     for j, d, ni, s in zip(tap, dilation, n, strides)
                 )
                 fb[(slice(None), *dst)] += cols[(slice(b0, b1),) + (slice(None),) * rank + tap]
+            out = fb
             if not direct:
-                y[bs.start + b0 : bs.start + b1] = fb[(slice(None), *keep)]
+                out = y[bs.start + b0 : bs.start + b1]
+                out[...] = fb[(slice(None), *keep)]
+            if bias is not None:
+                out += bias
 
         step = max(1, -(-nb // THREADS))
         _parallel(scatter, [(b, min(b + step, nb)) for b in range(0, nb, step)])
@@ -453,5 +538,5 @@ def resize_axis(x, axis, idx, w) -> np.ndarray:
             if t:
                 ys += tmp
 
-    _parallel(work, [(sl,) for sl in _chunks(y.shape[cax], per_item, 4 * CACHE_BYTES)])
+    _parallel(work, [(sl,) for sl in _chunks(y.shape[cax], per_item, CACHE_BYTES)])
     return y

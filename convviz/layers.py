@@ -424,11 +424,12 @@ class _WindowedConv(Layer):
         return _trace.conv_axes(spatial, self.kernel_size, self.strides, self.dilation_rate,
                                 self.padding)
 
-    def _finish(self, y):
-        """Add the bias; the activation runs in __call__ on the data_format layout (as Keras)."""
-        if self.use_bias:
-            y += self.bias.astype(y.dtype, copy=False)
-        return y
+    def _bias(self):
+        """The bias for the engine (added per chunk, while the output is in cache), or None.
+
+        The activation runs later, in ``__call__``, on the data_format layout (as Keras).
+        """
+        return self.bias if self.use_bias else None
 
     def get_config(self):
         config = super().get_config()
@@ -490,8 +491,8 @@ class BaseConv(_WindowedConv):
 
     def _call_last(self, x):
         pads = self.pads(x.shape[1:-1])
-        y = engine.conv(x, self.kernel, self.strides, pads, self.dilation_rate, self.groups)
-        return self._finish(y)
+        return engine.conv(x, self.kernel, self.strides, pads, self.dilation_rate, self.groups,
+                           bias=self._bias())
 
     trace_kind = "conv"
 
@@ -554,8 +555,8 @@ class BaseDepthwiseConv(_WindowedConv):
 
     def _call_last(self, x):
         pads = self.pads(x.shape[1:-1])
-        y = engine.depthwise_conv(x, self.kernel, self.strides, pads, self.dilation_rate)
-        return self._finish(y)
+        return engine.depthwise_conv(x, self.kernel, self.strides, pads, self.dilation_rate,
+                                     bias=self._bias())
 
     trace_kind = "depthwise"
 
@@ -629,8 +630,7 @@ class BaseSeparableConv(_WindowedConv):
                                     self.dilation_rate)
         ones = (1,) * self.rank
         zero = ((0, 0),) * self.rank
-        y = engine.conv(mid, self.pointwise_kernel, ones, zero, ones)
-        return self._finish(y)
+        return engine.conv(mid, self.pointwise_kernel, ones, zero, ones, bias=self._bias())
 
     trace_kind = "separable"
 
@@ -744,9 +744,8 @@ class BaseConvTranspose(_WindowedConv):
 
     def _call_last(self, x):
         out = self._spatial_output(x.shape[1:-1])
-        y = engine.conv_transpose(x, self.kernel, self.strides, self.dilation_rate,
-                                  self.crops(), out)
-        return self._finish(y)
+        return engine.conv_transpose(x, self.kernel, self.strides, self.dilation_rate,
+                                     self.crops(), out, bias=self._bias())
 
     trace_kind = "transpose"
 
