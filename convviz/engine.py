@@ -109,6 +109,26 @@ def _windows(xp: np.ndarray, kernel_size, strides, dilation, out_shape) -> np.nd
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
+def _runs(xp, kernel_size, strides, dilation, out_shape, first, run) -> np.ndarray:
+    """Every window of ``xp`` as a view of contiguous runs of ``run`` bytes, no copy.
+
+    Like :func:`_windows`, from channel ``first`` on, but each element is one run of
+    bytes (a ``void`` item): the channels of one tap (``run`` = channels), or of a whole
+    kernel row when its taps are adjacent (``run`` = ``k[-1]`` * channels; the last
+    kernel axis is then folded into the item).  Copying whole runs as single items
+    costs one ``memcpy`` each instead of one iteration of NumPy's inner loop per run,
+    2x faster for the 12-byte pixels of an RGB stem.  ``xp`` must be C-contiguous.
+    """
+    sb, *sp, sc = xp.strides
+    k, ds = list(kernel_size), [st * d for st, d in zip(sp, dilation)]
+    if run > (xp.shape[-1] - first) * xp.itemsize:  # the run spans the last kernel axis
+        k, ds = k[:-1], ds[:-1]
+    shape = (xp.shape[0], *out_shape, *k)
+    step = (sb, *(st * s for st, s in zip(sp, strides)), *ds)
+    return np.ndarray(shape, dtype=np.dtype((np.void, run)), buffer=xp,
+                      offset=first * sc, strides=step)
+
+
 def _chunks(total: int, per_item_bytes: int, target: int = CHUNK_BYTES):
     """Yield ``slice``s over ``range(total)`` with about ``target`` bytes of work each."""
     step = max(1, min(target, CHUNK_BYTES) // max(per_item_bytes, 1))
@@ -201,10 +221,11 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     borders included, so the whole input is never copied to pad it; then its im2col
     columns are gathered into one preallocated contiguous buffer and multiplied straight
     into the output with ``np.matmul(out=)``; the bias is added while the chunk is in
-    cache.  The gather is a single ``np.take`` of whole channel vectors (one index per
-    output cell and tap) when one vector is at least :data:`TAKE_BYTES` long and a
-    window's contiguous runs are not much longer, else a copy from a strided window view
-    (its inner runs span a kernel row of channels).  Each group is gathered from its own
+    cache.  The gather copies contiguous runs as single items from a window view
+    (:func:`_runs`): a whole kernel row of channels when its taps are adjacent; when
+    they are not (dilation along the last axis, or groups) and one channel vector is at
+    least :data:`TAKE_BYTES` long, it is a single ``np.take`` of channel vectors (one
+    index per output cell and tap) instead.  Each group is gathered from its own
     channel slice and multiplied into its own filters, so grouped convolutions cost no
     more than their own FLOPs.  A 1x1 convolution needs no columns at all.
 
@@ -276,10 +297,12 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     whole = chunks[0][1] == slice(None)
     slab_rows = spatial[0] if whole else (max(span) - 1) * strides[0] + ke0
     slab_buf = np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None
-    # Contiguous bytes per copied run: a channel vector (take) or, in a window view, a
-    # kernel row of channel vectors when taps along the last axis are adjacent.
+    # Contiguous bytes per copied run: a channel vector, or a kernel row of channel
+    # vectors when the taps along the last axis are adjacent.  Runs of a kernel row are
+    # copied from a view (measured 1.5x faster than the take for Conv3D, 16 channels);
+    # single channel vectors with a take when long enough, else from a view.
     run_view = cg * item * (ksize[-1] if dilation[-1] == 1 and groups == 1 else 1)
-    use_take = cg * item >= TAKE_BYTES and run_view < 4 * cg * item
+    use_take = cg * item >= TAKE_BYTES and run_view == cg * item
     if use_take:
         # idx[r*K + t] = flat cell of output cell r's tap t, relative to the slab's first
         # cell; in units of one group's channel vector.
@@ -304,16 +327,15 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
             _fill_slab(slab, x[bs], pads, first)
         else:
             slab = x[bs, first:first + count]
-        if not use_take:
-            win = _windows(slab, ksize, strides, dilation, (nrow, *out_shape[1:]))
         for g in range(groups):
             if use_take:
                 src = slab.reshape(-1, cg)[g:]
                 np.take(src, idx[: rows * K], axis=0, out=cols.reshape(rows * K, cg),
                         mode="clip")
             else:
-                sub = win if groups == 1 else win[..., g * cg:(g + 1) * cg]
-                np.copyto(cols.reshape(sub.shape), sub)
+                src = _runs(slab, ksize, strides, dilation, (nrow, *out_shape[1:]),
+                            g * cg, run_view)
+                np.copyto(cols.view(src.dtype).reshape(src.shape), src)
             np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
         if bias is not None:
             y2 += bias
@@ -388,7 +410,9 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     (kernel not flipped), then ``y[o] = full[o + crop]`` with zeros past the end.
     Each chunk of the batch is one matmul of all taps into a preallocated buffer; when
     the taps do not overlap (stride == kernel, no crop) the scatter is a plain
-    transposed copy, else the scatter-add runs on :data:`THREADS` threads.
+    transposed copy, else the scatter-add runs on :data:`THREADS` threads, straight into
+    the output initialised with the bias: cropped cells are never computed into a
+    buffer and copied.
 
     Parameters
     ----------
@@ -412,8 +436,6 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     full_shape = tuple(
         (ni - 1) * s + effective_kernel(k, d) for ni, k, s, d in zip(n, ksize, strides, dilation)
     )
-    # The region of `full` the output sees, in `full` coordinates; extended by zeros.
-    need = tuple(max(f, c + o) for f, c, o in zip(full_shape, crops, out_shape))
     y = np.empty((B, *out_shape, filters), dtype=x.dtype)
     if B == 0 or prod(out_shape) == 0:
         return y
@@ -451,40 +473,40 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
                 y[bs] += bias
         return y
 
-    per_sample = n_cells * K * filters * item + prod(need) * filters * item
-    keep = tuple(slice(c, c + o) for c, o in zip(crops, out_shape))
-    direct = all(c == 0 for c in crops) and need == out_shape
-    full_buf = None
+    # Scatter straight into the output: per tap, the input cells whose target o = i*s +
+    # j*d - crop falls inside [0, out) (cropped and past-the-end cells are skipped, cells
+    # the scatter never reaches keep the initial bias or zero).
+    moves = []
+    for tap in np.ndindex(*ksize):
+        src, dst = [], []
+        for j, d, ni, s, c, o in zip(tap, dilation, n, strides, crops, out_shape):
+            off = j * d - c
+            lo = max(0, -(off // s))  # first i with i*s + off >= 0
+            hi = min(ni - 1, (o - 1 - off) // s)  # last i with i*s + off <= o - 1
+            if hi < lo:
+                break
+            src.append(slice(lo, hi + 1))
+            dst.append(slice(lo * s + off, hi * s + off + 1, s))
+        else:
+            moves.append((tuple(dst), tap, tuple(src)))
+    per_sample = n_cells * K * filters * item + prod(out_shape) * filters * item
     cols_buf = None
     for bs in _chunks(B, per_sample, max(TRANSPOSE_BYTES, THREADS * per_sample)):
         nb = bs.stop - bs.start
         if cols_buf is None:
             cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
-            if not direct:
-                full_buf = np.empty(nb * prod(need) * filters, dtype=x.dtype)
         cols = cols_buf[: nb * n_cells * K * filters].reshape(nb * n_cells, K * filters)
         np.matmul(x[bs].reshape(-1, cin), w, out=cols)
         cols = cols.reshape(nb, *n, *ksize, filters)
-        if direct:
-            full = y[bs]
-        else:
-            full = full_buf[: nb * prod(need) * filters].reshape(nb, *need, filters)
 
-        def scatter(b0, b1, cols=cols, full=full, bs=bs):
-            fb = full[b0:b1]
-            fb.fill(0)
-            for tap in np.ndindex(*ksize):
-                dst = tuple(
-                    slice(j * d, j * d + (ni - 1) * s + 1, s)
-                    for j, d, ni, s in zip(tap, dilation, n, strides)
-                )
-                fb[(slice(None), *dst)] += cols[(slice(b0, b1),) + (slice(None),) * rank + tap]
-            out = fb
-            if not direct:
-                out = y[bs.start + b0 : bs.start + b1]
-                out[...] = fb[(slice(None), *keep)]
-            if bias is not None:
-                out += bias
+        def scatter(b0, b1, cols=cols, bs=bs):
+            out = y[bs.start + b0 : bs.start + b1]
+            if bias is None:
+                out.fill(0)
+            else:
+                out[...] = bias
+            for dst, tap, src in moves:
+                out[(slice(None), *dst)] += cols[(slice(b0, b1), *src, *tap)]
 
         step = max(1, -(-nb // THREADS))
         _parallel(scatter, [(b, min(b + step, nb)) for b in range(0, nb, step)])
