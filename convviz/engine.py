@@ -7,7 +7,8 @@ call into here.
 
 Memory is bounded by working in chunks of the batch (and, for a single huge
 sample, of the first output axis): the im2col buffer of one chunk stays under
-:data:`CHUNK_BYTES`.
+:data:`CHUNK_BYTES` (unless one row of the first output axis alone is larger), and
+zero padding is written per chunk, never as a padded copy of the whole input.
 """
 
 from __future__ import annotations
@@ -137,7 +138,12 @@ def _chunks(total: int, per_item_bytes: int, target: int = CHUNK_BYTES):
 
 
 def _row_chunks(batch: int, rows: int, per_row_bytes: int, target: int = CHUNK_BYTES):
-    """Chunks over (batch, first output axis): whole samples when they fit, else rows."""
+    """Chunks over (batch, first output axis): whole samples when they fit, else rows.
+
+    ``target`` is capped at :data:`CHUNK_BYTES`, so a chunk exceeds it only when one row
+    of the first output axis alone does.
+    """
+    target = min(target, CHUNK_BYTES)
     if rows * per_row_bytes <= target:
         for sl in _chunks(batch, rows * per_row_bytes, target):
             yield sl, slice(None)

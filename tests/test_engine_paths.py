@@ -1,0 +1,796 @@
+"""The chunked, threaded and gathered code paths of ``convviz.engine`` vs the loop reference.
+
+The engine sizes its chunks from module constants (``CHUNK_BYTES``, ``GEMM_ROWS``,
+``TAKE_BYTES``, ``MIN_GROUP_FILTERS``, ``CACHE_BYTES``, ``THREADS``).  With the small inputs
+of ``test_numeric.py`` every call is a single chunk, so this file shrinks those constants
+with ``monkeypatch`` and checks, against the independent loops of ``tests/reference.py``:
+
+* ``conv``: several whole samples per chunk, row chunks of one sample (the last one
+  shorter), the zero-padded slab of each chunk (``_fill_slab``, also on its own) and the
+  unpadded slab that is a view of ``x``, the ``np.take`` gather and the window-view copy,
+  grouped convolutions with and without block-diagonal merging (never merged when ``x``
+  holds inf/nan), the 1x1 pointwise path, the bias added per chunk, negative pads (crops);
+* ``depthwise_conv`` (and ``SeparableConv*``) chunked over batch and rows on 1 or 2 threads;
+* ``conv_transpose``: the tiled path (stride == kernel) chunked over the batch, and the
+  scatter-add path with crops and with trailing zeros (also any crop and output length
+  passed to ``engine.conv_transpose``), chunked and threaded;
+* ``resize_axis`` (``UpSampling2D`` interpolations) chunked along axis 0 or axis 1;
+* float32 and float64 through each path.
+
+A :class:`Spy` records which chunks, gathers and matmuls actually ran, so that no test can
+pass on a single chunk or on a different path than the one it claims to cover.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+
+import numpy as np
+import pytest
+from reference import (
+    as_tuple,
+    conv_out_len,
+    conv_pads,
+    conv_ref,
+    conv_transpose_crop,
+    conv_transpose_out_len,
+    conv_transpose_ref,
+    depthwise_ref,
+    effective_kernel,
+    resize_ref,
+    separable_ref,
+)
+
+import convviz
+from convviz import engine
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}  # rtol, atol
+
+
+# ============================================================================ helpers
+
+
+class _NumpySpy:
+    """Stands in for ``engine.np``: counts the calls of a few NumPy functions."""
+
+    COUNTED = ("matmul", "take", "copyto")
+
+    def __init__(self, counts, lock):
+        self._counts, self._lock = counts, lock
+
+    def __getattr__(self, name):
+        attr = getattr(np, name)
+        if name not in self.COUNTED:
+            return attr
+
+        def counted(*args, **kwargs):
+            with self._lock:
+                self._counts[name] += 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+class Spy:
+    """Records what the engine does: chunks, slab fills, window views, tasks, threads."""
+
+    def __init__(self, monkeypatch):
+        self.calls = Counter()  # np.matmul / np.take / np.copyto made by the engine
+        self.row_chunks = []  # the (batch, rows) chunk list of every _row_chunks call
+        self.chunks = []  # (total, slices) of every _chunks call (also inside _row_chunks)
+        self.fills = []  # (first, rows) of every _fill_slab call
+        self.window_bases = []  # the array every window view (_windows, _runs) is of
+        self.tasks = []  # number of tasks of every _parallel call
+        self.threads = set()  # names of the threads that ran engine tasks
+        self._lock = threading.Lock()
+        orig_row_chunks, orig_chunks = engine._row_chunks, engine._chunks
+        orig_fill, orig_parallel = engine._fill_slab, engine._parallel
+
+        def row_chunks(*args, **kwargs):
+            out = list(orig_row_chunks(*args, **kwargs))
+            self.row_chunks.append(out)
+            return iter(out)
+
+        def chunks(total, *args, **kwargs):
+            out = list(orig_chunks(total, *args, **kwargs))
+            self.chunks.append((total, out))
+            return iter(out)
+
+        def fill_slab(dst, x, pads, first):
+            self.fills.append((first, dst.shape[1]))
+            return orig_fill(dst, x, pads, first)
+
+        def viewer(orig):
+            def view(xp, *args, **kwargs):
+                self.window_bases.append(xp)
+                return orig(xp, *args, **kwargs)
+
+            return view
+
+        def parallel(fn, tasks):
+            tasks = list(tasks)
+            self.tasks.append(len(tasks))
+
+            def recorded(*task):
+                with self._lock:
+                    self.threads.add(threading.current_thread().name)
+                fn(*task)
+
+            return orig_parallel(recorded, tasks)
+
+        monkeypatch.setattr(engine, "np", _NumpySpy(self.calls, self._lock))
+        monkeypatch.setattr(engine, "_row_chunks", row_chunks)
+        monkeypatch.setattr(engine, "_chunks", chunks)
+        monkeypatch.setattr(engine, "_fill_slab", fill_slab)
+        for name in ("_windows", "_runs"):  # the window views of a slab (_runs: as bytes)
+            if hasattr(engine, name):
+                monkeypatch.setattr(engine, name, viewer(getattr(engine, name)))
+        monkeypatch.setattr(engine, "_parallel", parallel)
+
+    @property
+    def pool_used(self):
+        return any(name.startswith("convviz") for name in self.threads)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    return Spy(monkeypatch)
+
+
+def randn(rng, shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def check(got, want, dtype):
+    rtol, atol = TOL[dtype]
+    assert got.dtype == dtype
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+def run(layer, x, weights, data_format="channels_last"):
+    """Build ``layer`` for ``x`` (channels_last), load ``weights``, return channels_last."""
+    cf = data_format == "channels_first"
+    xin = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if cf else x
+    layer.build(xin.shape)
+    layer.set_weights(weights)
+    y = np.asarray(layer(xin))
+    return np.moveaxis(y, 1, -1) if cf else y
+
+
+def pad_or_crop(x, pads):
+    """Zero-pad (positive) or crop (negative) the spatial axes of a channels_last array."""
+    x = np.pad(x, [(0, 0)] + [(max(lo, 0), max(hi, 0)) for lo, hi in pads] + [(0, 0)])
+    index = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(pads, x.shape[1:]))
+    return x[(slice(None), *index)]
+
+
+def assert_tiles(chunk_list, batch, rows):
+    """Every (sample, first-axis row) of the output is covered by exactly one chunk."""
+    seen = np.zeros((batch, rows), dtype=int)
+    for bs, rs in chunk_list:
+        seen[bs, rs] += 1
+    assert (seen == 1).all(), seen
+
+
+def expected_row_chunks(batch, rows, per_chunk, whole):
+    """``per_chunk`` whole samples per chunk, or ``per_chunk`` rows of one sample."""
+    if whole:
+        return [(slice(b, min(b + per_chunk, batch)), slice(None))
+                for b in range(0, batch, per_chunk)]
+    return [(slice(b, b + 1), slice(r, min(r + per_chunk, rows)))
+            for b in range(batch) for r in range(0, rows, per_chunk)]
+
+
+def merged_groups(groups, fg, min_filters):
+    """Matmuls per chunk after merging neighbouring groups into block-diagonal ones."""
+    if groups == 1 or fg >= min_filters:
+        return groups
+    m = next(d for d in range(1, groups + 1)
+             if groups % d == 0 and (d * fg >= min_filters or d == groups))
+    return groups // m
+
+
+def assert_gather(spy, matmuls, take, single_vector_runs):
+    """One gather per matmul: ``np.take`` or a copy from a window view, as configured.
+
+    ``take``: ``TAKE_BYTES`` was 1, so every window whose contiguous runs are single channel
+    vectors (groups, a dilated or length-1 last kernel axis) must be gathered by
+    ``np.take``; windows with longer runs (a kernel row of channels) may use either.
+    Otherwise ``TAKE_BYTES`` was huge and every gather copies from a window view.
+    """
+    took, copied = spy.calls["take"], spy.calls["copyto"]
+    if take and single_vector_runs:
+        assert (took, copied) == (matmuls, 0)
+    elif take:
+        assert (took, copied) in {(matmuls, 0), (0, matmuls)}
+    else:
+        assert (took, copied) == (0, matmuls)
+    return copied > 0
+
+
+# =============================================================== chunk helpers alone
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4])
+@pytest.mark.parametrize("rows", [1, 5, 6])
+@pytest.mark.parametrize("target", [1, 10, 25, 60, 10**6])
+def test_row_chunks_tile_the_output(batch, rows, target):
+    per_row = 10
+    chunk_list = list(engine._row_chunks(batch, rows, per_row, target))
+    assert_tiles(chunk_list, batch, rows)
+    for bs, rs in chunk_list:
+        nrow = len(range(*rs.indices(rows)))
+        assert (bs.stop - bs.start) * nrow * per_row <= max(target, per_row)
+    if rows * per_row > target:
+        assert all(rs != slice(None) for _, rs in chunk_list)
+
+
+def test_chunks_are_capped_by_chunk_bytes(monkeypatch):
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 30)
+    assert list(engine._chunks(7, 10, 10**6)) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    assert list(engine._chunks(2, 100, 10**6)) == [slice(0, 1), slice(1, 2)]
+
+
+FILL_PADS = [
+    ((1, 2),),
+    ((3, 0),),  # the first rows of the slab may be all padding
+    ((0, 4),),  # ... or the last ones
+    ((1, 2), (0, 1)),
+    ((2, 2), (2, 0)),
+    ((0, 0), (1, 3)),
+    ((1, 1), (0, 2), (3, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pads", FILL_PADS)
+def test_fill_slab_every_row_window(pads, dtype):
+    """Every run of rows of the padded input, written over NaN garbage, equals np.pad."""
+    rng = np.random.default_rng(0)
+    x = randn(rng, (2, *(5, 3, 2)[: len(pads)], 3), dtype)
+    full = np.pad(x, [(0, 0), *pads, (0, 0)])
+    n0 = full.shape[1]
+    for rows in range(1, n0 + 1):
+        for first in range(n0 - rows + 1):
+            dst = np.full((2, rows, *full.shape[2:]), np.nan, dtype=dtype)
+            engine._fill_slab(dst, x, pads, first)
+            np.testing.assert_array_equal(dst, full[:, first:first + rows])
+
+
+# ============================================================================== conv
+
+CONV_CASES = [
+    # spatial, cin, filters, kernel_size, strides, padding, dilation, groups
+    pytest.param((7, 6), 3, 4, 3, 1, "same", 1, 1, id="2d-same"),
+    pytest.param((9, 7), 2, 3, (3, 2), (2, 1), "same", 1, 1, id="2d-same-strided"),
+    pytest.param((10, 6), 2, 3, 3, 1, "valid", (2, 1), 1, id="2d-valid-dilated"),
+    pytest.param((11, 7), 3, 2, 2, 2, "valid", 1, 1, id="2d-valid-strided"),
+    pytest.param((7, 6), 3, 4, 1, 2, "valid", 1, 1, id="2d-1x1-strided"),
+    pytest.param((12,), 3, 2, 3, 1, "causal", 2, 1, id="1d-causal-dilated"),
+    pytest.param((11,), 2, 3, 3, 2, "same", 1, 1, id="1d-same-strided"),
+    pytest.param((9,), 2, 3, 3, 3, "causal", 1, 1, id="1d-causal-strided"),
+    pytest.param((12,), 3, 2, 4, 1, "same", 1, 1, id="1d-k4-view-runs"),
+    pytest.param((10,), 4, 6, 2, 1, "same", 2, 2, id="1d-grouped"),
+    pytest.param((7, 6), 6, 3, 3, 1, "same", 1, 3, id="2d-grouped-same"),
+    pytest.param((7, 5), 8, 8, (2, 3), 1, "valid", 1, 4, id="2d-grouped-valid"),
+    pytest.param((7, 9), 3, 2, 3, 1, "same", (1, 2), 1, id="2d-same-dilated-last"),
+    pytest.param((5, 4, 3), 2, 3, 2, 1, "same", (1, 2, 1), 1, id="3d-same-dilated"),
+    pytest.param((6, 4, 5), 2, 3, (2, 3, 1), 1, "same", 1, 1, id="3d-same-k1-last"),
+    pytest.param((6, 5, 4), 2, 3, (3, 1, 2), (2, 1, 2), "same", 1, 1, id="3d-same-strided"),
+    pytest.param((5, 4, 4), 4, 2, 2, 1, "same", (1, 2, 1), 2, id="3d-grouped"),
+]
+
+#: mode -> (constant overrides as a function of the geometry, chunks per sample-or-rows,
+#: whole samples?).  cells: output cells of one sample; inner: cells of one output row.
+CONV_MODES = {
+    "two-samples": lambda cells, inner: ({"GEMM_ROWS": 2 * cells}, 2, True),
+    "one-sample": lambda cells, inner: ({"GEMM_ROWS": cells}, 1, True),
+    "two-rows": lambda cells, inner: ({"GEMM_ROWS": 2 * inner}, 2, False),
+    "one-row": lambda cells, inner: ({"GEMM_ROWS": 1}, 1, False),
+}
+
+
+def conv_geometry(spatial, ks, s, padding, d):
+    rank = len(spatial)
+    ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
+    out = tuple(conv_out_len(*a, padding) for a in zip(spatial, ks, s, d))
+    pads = [conv_pads(*a, padding) for a in zip(spatial, ks, s, d)]
+    return ks, s, d, out, pads
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize("mode", list(CONV_MODES))
+@pytest.mark.parametrize("spatial,cin,filters,ks,s,padding,d,groups", CONV_CASES)
+def test_conv_layer_chunked(spatial, cin, filters, ks, s, padding, d, groups, mode, take,
+                            dtype, monkeypatch, spy):
+    rank, batch = len(spatial), 3
+    ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
+    consts, step, whole = CONV_MODES[mode](math.prod(out), math.prod(out[1:]))
+    if take:  # groups stay unmerged: one gather of channel vectors per group
+        consts.update(TAKE_BYTES=1, MIN_GROUP_FILTERS=0)
+    else:  # groups merged into one block-diagonal matmul (fg < 32 in every case)
+        consts.update(TAKE_BYTES=10**9)
+    for name, value in consts.items():
+        monkeypatch.setattr(engine, name, value)
+    rng = np.random.default_rng(10)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, f"Conv{rank}D")(
+        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        dtype=np.dtype(dtype).name,
+    )
+    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+
+    # the chunks really are the ones this mode asks for
+    [chunk_list] = spy.row_chunks
+    assert chunk_list == expected_row_chunks(batch, out[0], step, whole)
+    assert_tiles(chunk_list, batch, out[0])
+    assert len(chunk_list) > 1
+    if not whole and out[0] % step:
+        spans = {len(range(*rs.indices(out[0]))) for _, rs in chunk_list}
+        assert spans == {step, out[0] % step}  # the last chunk of a sample is shorter
+    # one slab fill per chunk when padded; otherwise the windows view x itself
+    padded = any(p != (0, 0) for p in pads)
+    assert len(spy.fills) == (len(chunk_list) if padded else 0)
+    # the gather that was asked for, and one matmul per chunk and (merged) group
+    per_chunk = merged_groups(groups, filters // groups, engine.MIN_GROUP_FILTERS)
+    matmuls = len(chunk_list) * per_chunk
+    assert spy.calls["matmul"] == matmuls
+    viewed = assert_gather(spy, matmuls, take, per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
+    if viewed:  # windows of the padded slab buffer, or of x itself (handed on uncopied)
+        assert len(spy.window_bases) >= len(chunk_list)
+        assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+
+
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize(
+    "spatial,cin,filters,ks,s,padding,d,groups",
+    [case for case in CONV_CASES if case.id in
+     {"2d-same", "2d-valid-dilated", "1d-same-strided", "2d-grouped-same", "3d-same-dilated"}],
+)
+def test_conv_layer_chunked_channels_first(spatial, cin, filters, ks, s, padding, d, groups,
+                                           take, monkeypatch, spy):
+    rank, batch = len(spatial), 4
+    ks, s, d, out, _ = conv_geometry(spatial, ks, s, padding, d)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 2 * math.prod(out[1:]))
+    monkeypatch.setattr(engine, "TAKE_BYTES", 1 if take else 10**9)
+    rng = np.random.default_rng(11)
+    x = randn(rng, (batch, *spatial, cin))
+    weights = [randn(rng, ks + (cin // groups, filters)), randn(rng, (filters,))]
+    layer = getattr(convviz, f"Conv{rank}D")(
+        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        data_format="channels_first", activation="relu",
+    )
+    got = run(layer, x, weights, "channels_first")
+    check(got, conv_ref(x, *weights, s, padding, d, groups, "relu"), np.float32)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) == batch * -(-out[0] // 2)
+
+
+MIN_FILTERS = (0, 2, 4, 10**6)
+GROUP_CASES = [
+    # spatial, cin, filters, kernel_size, padding, dilation, groups,
+    # matmuls per chunk for each MIN_GROUP_FILTERS in MIN_FILTERS
+    pytest.param((7, 5), 8, 4, (3, 2), "same", 1, 4, (4, 2, 1, 1), id="2d-fg1"),
+    pytest.param((9,), 6, 12, 3, "causal", 2, 6, (6, 6, 3, 1), id="1d-fg2"),
+    pytest.param((5, 4, 3), 4, 8, 2, "valid", 1, 4, (4, 4, 2, 1), id="3d-fg2"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize("which", range(len(MIN_FILTERS)),
+                         ids=[f"min{v}" for v in MIN_FILTERS])
+@pytest.mark.parametrize("spatial,cin,filters,ks,padding,d,groups,expect", GROUP_CASES)
+def test_grouped_conv_merging(spatial, cin, filters, ks, padding, d, groups, expect, which,
+                              take, dtype, monkeypatch, spy):
+    """Per-group matmuls, partial block-diagonal merges and a single merged matmul agree."""
+    rank, batch = len(spatial), 3
+    ks, s, d, out, _ = conv_geometry(spatial, ks, 1, padding, d)
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", MIN_FILTERS[which])
+    monkeypatch.setattr(engine, "GEMM_ROWS", 2 * math.prod(out[1:]))
+    monkeypatch.setattr(engine, "TAKE_BYTES", 1 if take else 10**9)
+    rng = np.random.default_rng(12)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, f"Conv{rank}D")(
+        filters, ks, padding=padding, dilation_rate=d, groups=groups, dtype=np.dtype(dtype).name
+    )
+    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) > batch
+    per_chunk = expect[which]
+    assert merged_groups(groups, filters // groups, MIN_FILTERS[which]) == per_chunk
+    assert spy.calls["matmul"] == len(chunk_list) * per_chunk
+    assert_gather(spy, len(chunk_list) * per_chunk, take,
+                  per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
+
+
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "inf-and-nan"])
+def test_grouped_conv_nonfinite_input_is_not_merged(bad, take, monkeypatch, spy):
+    """inf/nan stay inside their own group: 0 * inf in a merged matmul would leak NaN."""
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 10**6)  # would merge all 4 groups
+    monkeypatch.setattr(engine, "GEMM_ROWS", 6)  # one output row per chunk
+    monkeypatch.setattr(engine, "TAKE_BYTES", 1 if take else 10**9)
+    rng = np.random.default_rng(13)
+    x = randn(rng, (3, 7, 6, 8))
+    values = {"nan": [np.nan], "inf": [np.inf], "-inf": [-np.inf], "inf-and-nan": [np.inf, np.nan]}
+    for i, v in enumerate(values[bad]):
+        x[1, 3 + i, 2, 2 + 3 * i] = v  # group 1 (channels 2, 3), then group 2 (5)
+    kernel = randn(rng, (3, 3, 2, 4))
+    pads = ((1, 1), (1, 1))
+    got = engine.conv(x, kernel, (1, 1), pads, (1, 1), groups=4)
+    want = conv_ref(x, kernel, None, 1, "same", 1, 4)
+    assert got.shape == want.shape == (3, 7, 6, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)  # NaN/inf where want has them
+    assert spy.calls["matmul"] == 4 * len(spy.row_chunks[0])  # never merged
+    # the bad value really reached some outputs, and only those of its own group(s)
+    bad_out = ~np.isfinite(got)
+    assert bad_out[1, 2:5, 1:4, 1].all()
+    assert not bad_out[..., 0].any() and not bad_out[..., 3].any()
+    assert not bad_out[[0, 2]].any()
+
+
+def test_grouped_conv_huge_finite_input(monkeypatch, spy):
+    """Finite values whose sum overflows (``_finite`` says no) still give finite outputs."""
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 10**6)
+    x = np.zeros((3, 6, 4), dtype=np.float32)
+    x[:, :, 0] = 3e38  # each finite, the sum overflows
+    kernel = np.full((2, 1, 4), 0.25, dtype=np.float32)
+    got = engine.conv(x, kernel, (1,), ((0, 1),), (1,), groups=4)
+    want = conv_ref(x, kernel, None, 1, "same", 1, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize(
+    "pads,expect_fill",
+    [
+        (((-1, 2), (2, -3)), True),  # crop one side, pad the other
+        (((-2, -1), (-1, 0)), False),  # crops only: no padding left, slab is a view
+        (((0, 0), (0, 0)), False),  # unpadded call
+        (((4, 3), (0, 2)), True),  # the first and last slabs are all padding rows
+        (((2, -2), (-1, 1)), True),
+    ],
+)
+def test_conv_direct_pads_and_crops(pads, expect_fill, take, dtype, monkeypatch, spy):
+    monkeypatch.setattr(engine, "GEMM_ROWS", 2)  # one output row per chunk
+    monkeypatch.setattr(engine, "TAKE_BYTES", 1 if take else 10**9)
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
+    rng = np.random.default_rng(14)
+    x = randn(rng, (3, 9, 8, 4), dtype)
+    kernel = randn(rng, (2, 3, 2, 4), dtype)
+    bias = randn(rng, (4,), dtype)
+    strides, dilation = (1, 2), (1, 1)
+    got = engine.conv(x, kernel, strides, pads, dilation, groups=2, bias=bias)
+    want = conv_ref(pad_or_crop(x, pads), kernel, bias, strides, "valid", dilation, 2)
+    check(got, want, dtype)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) == 3 * want.shape[1] > 3
+    assert len(spy.fills) == (len(chunk_list) if expect_fill else 0)
+    assert spy.calls["matmul"] == 2 * len(chunk_list)
+    if assert_gather(spy, 2 * len(chunk_list), take, True):
+        # windows over the zero-padded slab buffer, or over x itself if it needs no crop
+        unpadded = all(p == (0, 0) for p in pads)
+        assert len(spy.window_bases) >= len(chunk_list)
+        for base in spy.window_bases:
+            assert np.shares_memory(base, x) == unpadded
+    if pads[0][0] == 4:
+        assert (0, 2) in spy.fills  # rows 0..1 of the padded input: only zeros
+
+
+def test_conv_direct_noncontiguous_input(monkeypatch, spy):
+    monkeypatch.setattr(engine, "GEMM_ROWS", 3)
+    rng = np.random.default_rng(15)
+    x = randn(rng, (3, 6, 7, 5))[:, ::-1, :, 1:4]  # reversed rows, channel slice
+    kernel = randn(rng, (2, 2, 3, 2))
+    got = engine.conv(x, kernel, (1, 1), ((0, 1), (1, 0)), (1, 1))
+    check(got, conv_ref(pad_or_crop(x, ((0, 1), (1, 0))), kernel), np.float32)
+    assert len(spy.row_chunks[0]) > 3
+
+
+POINTWISE_CASES = [
+    pytest.param("Conv1D", (11,), 4, 3, "valid", id="1d"),
+    pytest.param("Conv2D", (7, 6), 5, 3, "same", id="2d"),
+    pytest.param("Conv3D", (5, 3, 2), 3, 4, "valid", id="3d"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gemm_rows", [1, 5, 7])
+@pytest.mark.parametrize("cls,spatial,cin,filters,padding", POINTWISE_CASES)
+def test_pointwise_conv_chunked(cls, spatial, cin, filters, padding, gemm_rows, dtype,
+                                monkeypatch, spy):
+    monkeypatch.setattr(engine, "GEMM_ROWS", gemm_rows)
+    rng = np.random.default_rng(16)
+    x = randn(rng, (3, *spatial, cin), dtype)
+    weights = [randn(rng, (1,) * len(spatial) + (cin, filters), dtype),
+               randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, 1, padding=padding, dtype=np.dtype(dtype).name)
+    check(run(layer, x, weights), conv_ref(x, *weights, 1, padding), dtype)
+    cells = 3 * math.prod(spatial)
+    assert spy.row_chunks == []  # the pointwise path, not im2col
+    assert spy.calls["matmul"] == -(-cells // gemm_rows) > 1
+    assert spy.calls["take"] == spy.calls["copyto"] == 0
+
+
+# ========================================================================= depthwise
+
+DW_CASES = [
+    # class, spatial, channels, multiplier, kernel_size, strides, padding, dilation
+    pytest.param("DepthwiseConv2D", (7, 6), 3, 2, 3, 1, "same", 1, id="2d-same"),
+    pytest.param("DepthwiseConv2D", (9, 7), 2, 3, (3, 2), (2, 1), "valid", 1, id="2d-valid"),
+    pytest.param("DepthwiseConv2D", (8, 7), 3, 1, 2, (1, 2), "same", 2,
+                 id="2d-strided-dilated"),
+    pytest.param("DepthwiseConv1D", (11,), 3, 2, 3, 1, "same", 2, id="1d-same"),
+    pytest.param("DepthwiseConv1D", (12,), 2, 2, 3, 3, "valid", 1, id="1d-valid"),
+]
+
+#: mode -> (CACHE_BYTES from the bytes of one output row / sample, per chunk, whole?)
+DW_MODES = {
+    "two-samples": lambda row, sample: (2 * sample, 2, True),
+    "two-rows": lambda row, sample: (2 * row, 2, False),
+    "one-row": lambda row, sample: (1, 1, False),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mode", list(DW_MODES))
+@pytest.mark.parametrize("cls,spatial,c,m,ks,s,padding,d", DW_CASES)
+def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, threads, dtype,
+                                 monkeypatch, spy):
+    batch = 3
+    ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
+    row = math.prod(out[1:]) * c * m * np.dtype(dtype).itemsize
+    cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
+    monkeypatch.setattr(engine, "CACHE_BYTES", cache)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    rng = np.random.default_rng(20)
+    x = randn(rng, (batch, *spatial, c), dtype)
+    weights = [randn(rng, ks + (c, m), dtype), randn(rng, (c * m,), dtype)]
+    layer = getattr(convviz, cls)(ks, strides=s, padding=padding, depth_multiplier=m,
+                                  dilation_rate=d, dtype=np.dtype(dtype).name)
+    check(run(layer, x, weights), depthwise_ref(x, *weights, s, padding, d), dtype)
+    [chunk_list] = spy.row_chunks
+    assert chunk_list == expected_row_chunks(batch, out[0], per_chunk, whole)
+    assert len(chunk_list) > 1
+    assert spy.tasks == [len(chunk_list)]
+    assert spy.pool_used == (threads > 1)
+    padded = any(p != (0, 0) for p in pads)
+    assert len(spy.fills) == (len(chunk_list) if padded else 0)
+    assert len(spy.window_bases) == len(chunk_list)
+    assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("pads", [((4, 3), (0, 2)), ((0, 1), (3, 0)), ((0, 0), (0, 0))])
+def test_depthwise_direct_pads(pads, threads, monkeypatch, spy):
+    """Explicit pads, wider than the kernel: whole chunks of padding rows."""
+    monkeypatch.setattr(engine, "CACHE_BYTES", 1)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    rng = np.random.default_rng(22)
+    x = randn(rng, (3, 6, 5, 2))
+    kernel, bias = randn(rng, (2, 3, 2, 3)), randn(rng, (6,))
+    got = engine.depthwise_conv(x, kernel, (1, 1), pads, (1, 1), bias=bias)
+    check(got, depthwise_ref(pad_or_crop(x, pads), kernel, bias), np.float32)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) == 3 * got.shape[1]
+    assert len(spy.fills) == (0 if pads == ((0, 0), (0, 0)) else len(chunk_list))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "cls,spatial,ks,s,padding,d",
+    [
+        pytest.param("SeparableConv1D", (12,), 3, 1, "same", 2, id="1d"),
+        pytest.param("SeparableConv1D", (11,), 2, 2, "valid", 1, id="1d-strided"),
+        pytest.param("SeparableConv2D", (7, 6), 3, (2, 1), "same", 1, id="2d"),
+    ],
+)
+def test_separable_layer_chunked(cls, spatial, ks, s, padding, d, threads, dtype,
+                                 monkeypatch, spy):
+    """Depthwise one row per chunk on threads, then the pointwise matmul in 5-cell chunks."""
+    rank, batch, c, m, filters = len(spatial), 3, 3, 2, 4
+    ks, s, d, out, _ = conv_geometry(spatial, ks, s, padding, d)
+    monkeypatch.setattr(engine, "CACHE_BYTES", 1)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 5)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    rng = np.random.default_rng(21)
+    x = randn(rng, (batch, *spatial, c), dtype)
+    weights = [randn(rng, ks + (c, m), dtype), randn(rng, (1,) * rank + (c * m, filters), dtype),
+               randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, dilation_rate=d,
+                                  depth_multiplier=m, dtype=np.dtype(dtype).name)
+    check(run(layer, x, weights), separable_ref(x, *weights, s, padding, d), dtype)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) == batch * out[0]
+    assert spy.tasks == [len(chunk_list)]
+    assert spy.calls["matmul"] == -(-batch * math.prod(out) // 5)
+    assert spy.pool_used == (threads > 1)
+
+
+# ========================================================================= transpose
+
+TRANSPOSE_CASES = [
+    # class, spatial, cin, filters, kernel_size, strides, padding, output_padding, dilation,
+    # path: "tiled" (stride == kernel, the output is the whole scatter) or "scatter"
+    pytest.param("Conv2DTranspose", (5, 4), 3, 2, 2, 2, "valid", None, 1, "tiled",
+                 id="2d-tiled"),
+    pytest.param("Conv1DTranspose", (6,), 2, 3, 3, 3, "valid", None, 1, "tiled",
+                 id="1d-tiled"),
+    pytest.param("Conv3DTranspose", (5, 3, 2), 2, 3, (2, 1, 3), (2, 1, 3), "valid", None, 1,
+                 "tiled", id="3d-tiled"),
+    pytest.param("Conv2DTranspose", (5, 4), 3, 2, 3, 2, "same", None, 1, "scatter",
+                 id="2d-same-cut-end"),
+    pytest.param("Conv2DTranspose", (5, 4), 2, 3, (3, 1), (1, 3), "same", None, 1, "scatter",
+                 id="2d-crop-and-trailing-zeros"),
+    pytest.param("Conv2DTranspose", (5, 4), 2, 2, 4, 2, "same", 1, 1, "scatter",
+                 id="2d-same-op-crop"),
+    pytest.param("Conv2DTranspose", (5, 4), 3, 2, 2, 3, "valid", None, 1, "scatter",
+                 id="2d-trailing-zeros"),
+    pytest.param("Conv1DTranspose", (6,), 2, 3, 2, 3, "valid", 2, 1, "scatter",
+                 id="1d-trailing-zeros-op"),
+    pytest.param("Conv1DTranspose", (7,), 2, 3, 3, 1, "valid", None, 2, "scatter",
+                 id="1d-dilated"),
+    pytest.param("Conv3DTranspose", (5, 3, 2), 2, 2, 2, (1, 2, 1), "same", None, 1, "scatter",
+                 id="3d-same"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("per_chunk", [1, 2])
+@pytest.mark.parametrize("cls,spatial,cin,filters,ks,s,padding,op,d,path", TRANSPOSE_CASES)
+def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding, op, d, path,
+                                      per_chunk, threads, dtype, monkeypatch, spy):
+    rank, batch = len(spatial), 3
+    ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
+    ops = (None,) * rank if op is None else as_tuple(op, rank)
+    out = tuple(conv_transpose_out_len(*a, padding, o) for a, o in zip(zip(spatial, ks, s, d), ops))
+    crops = tuple(conv_transpose_crop(*a, padding, o) for a, o in zip(zip(ks, s, d), ops))
+    full = tuple((n - 1) * si + effective_kernel(k, di) for n, k, si, di in zip(spatial, ks, s, d))
+    assert (path == "tiled") == (s == ks and not any(crops) and out == full)
+    item = np.dtype(dtype).itemsize
+    n_cells, K = math.prod(spatial), math.prod(ks)
+    if path == "tiled":  # about GEMM_ROWS input cells per chunk
+        monkeypatch.setattr(engine, "GEMM_ROWS", per_chunk * n_cells)
+    else:  # the matmul columns plus the output of a sample
+        per_sample = (n_cells * K + math.prod(out)) * filters * item
+        monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    rng = np.random.default_rng(30)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
+                                  dilation_rate=d, dtype=np.dtype(dtype).name)
+    got = run(layer, x, weights)
+    check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
+    assert got.shape[1:-1] == out
+    [(total, batch_chunks)] = spy.chunks
+    assert total == batch
+    assert batch_chunks == [slice(b, min(b + per_chunk, batch)) for b in range(0, batch, per_chunk)]
+    assert spy.calls["matmul"] == len(batch_chunks) > 1
+    if path == "tiled":
+        assert spy.tasks == []  # a transposed copy per chunk, no scatter-add
+        assert spy.calls["copyto"] == len(batch_chunks)
+    else:
+        assert spy.tasks == [min(bs.stop - bs.start, threads) for bs in batch_chunks]
+        assert spy.pool_used == (threads > 1 and per_chunk > 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("threads,per_chunk", [(1, 1), (2, 2), (3, 3)])
+@pytest.mark.parametrize(
+    "crops,out_shape",
+    [
+        ((0, 0), (9, 8)),  # exactly the scatter
+        ((0, 0), (12, 9)),  # trailing zeros on both axes
+        ((2, 0), (5, 10)),  # crop one axis, extend the other
+        ((8, 7), (1, 1)),  # only the last cell: most taps miss the output entirely
+        ((3, 6), (7, 4)),  # cropped into the trailing zeros
+    ],
+)
+def test_conv_transpose_direct_crops(crops, out_shape, threads, per_chunk, use_bias, dtype,
+                                     monkeypatch, spy):
+    """``engine.conv_transpose`` with any crop and output length: ``full[crop:crop + out]``
+    of the zero-extended scatter, plus the bias."""
+    rng = np.random.default_rng(31)
+    batch, filters = 5, 2
+    x = randn(rng, (batch, 4, 3, 3), dtype)
+    kernel, bias = randn(rng, (3, 2, filters, 3), dtype), randn(rng, (filters,), dtype)
+    if not use_bias:
+        bias = np.zeros_like(bias)
+    strides, dilation = (2, 3), (1, 1)
+    item = np.dtype(dtype).itemsize
+    per_sample = (12 * 6 + math.prod(out_shape)) * filters * item
+    monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    got = engine.conv_transpose(x, kernel, strides, dilation, crops, out_shape,
+                                bias=bias if use_bias else None)
+    full = conv_transpose_ref(x, kernel, None, strides, "valid", (0, 0), dilation)
+    assert full.shape == (batch, 9, 8, filters)
+    ext = np.pad(full, [(0, 0), (0, 3), (0, 3), (0, 0)])
+    want = ext[:, crops[0]:crops[0] + out_shape[0], crops[1]:crops[1] + out_shape[1]] + bias
+    check(got, want, dtype)
+    [(_, batch_chunks)] = spy.chunks
+    assert batch_chunks == [slice(b, min(b + per_chunk, batch))
+                            for b in range(0, batch, per_chunk)]
+    assert spy.tasks == [min(bs.stop - bs.start, threads) for bs in batch_chunks]
+    assert spy.pool_used == (threads > 1)
+
+
+# ============================================================================ resize
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "lanczos3", "lanczos5"])
+@pytest.mark.parametrize("batch,threads", [(3, 1), (3, 2), (9, 1), (9, 3)])
+def test_upsampling_resize_chunked(batch, threads, interpolation, dtype, monkeypatch, spy):
+    """Axis 1 in chunks of one sample; axis 2 in chunks of one sample, or of one row of
+    axis 1 when there are fewer than 4 samples per thread."""
+    monkeypatch.setattr(engine, "CACHE_BYTES", 1)
+    monkeypatch.setattr(engine, "THREADS", threads)
+    rng = np.random.default_rng(40)
+    x = randn(rng, (batch, 5, 4, 2), dtype)
+    size = (2, 3)
+    layer = convviz.UpSampling2D(size, interpolation=interpolation, dtype=np.dtype(dtype).name)
+    got = run(layer, x, [])
+    check(got, resize_ref(x, size, interpolation), dtype)
+    second = 5 * 2 if batch < 4 * threads else batch  # chunked along axis 1, else axis 0
+    assert spy.tasks == [batch, second]
+    assert [total for total, _ in spy.chunks] == [batch, second]
+    assert spy.pool_used == (threads > 1)
+
+
+def test_upsampling_resize_chunked_channels_first(monkeypatch, spy):
+    monkeypatch.setattr(engine, "CACHE_BYTES", 200)
+    monkeypatch.setattr(engine, "THREADS", 2)
+    rng = np.random.default_rng(41)
+    x = randn(rng, (3, 6, 5, 3))
+    layer = convviz.UpSampling2D((3, 2), data_format="channels_first", interpolation="bilinear")
+    check(run(layer, x, [], "channels_first"), resize_ref(x, (3, 2), "bilinear"), np.float32)
+    assert all(n > 1 for n in spy.tasks) and len(spy.tasks) == 2
+
+
+# ============================================================================ memory
+
+
+def test_row_chunks_cap_the_target_at_chunk_bytes():
+    """A GEMM_ROWS-sized target larger than CHUNK_BYTES is capped: wide kernels (3x3x512)
+    split one sample into row chunks instead of one column buffer past CHUNK_BYTES."""
+    per_row = 56 * 3 * 3 * 512 * 4
+    target = max(engine.GEMM_ROWS * 3 * 3 * 512 * 4, per_row)
+    chunks = list(engine._row_chunks(1, 56, per_row, target))
+    assert len(chunks) > 1
+    assert all(len(range(*rs.indices(56))) * per_row <= engine.CHUNK_BYTES for _, rs in chunks)
+    # one row alone larger than CHUNK_BYTES: chunks of one row
+    assert len(list(engine._row_chunks(1, 3, engine.CHUNK_BYTES + 1, 10**12))) == 3
+
+
+def test_conv_column_buffer_stays_under_chunk_bytes(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 256 * 2**10)
+    rng = np.random.default_rng(50)
+    x = randn(rng, (1, 20, 20, 64))
+    k = randn(rng, (3, 3, 64, 4))
+    tracemalloc.start()
+    try:
+        y = engine.conv(x, k, (1, 1), [(1, 1), (1, 1)], (1, 1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    slab = ((256 * 2**10) // (20 * 576 * 4) + 2) * 22 * 64 * 4  # rows of one chunk's slab
+    assert peak <= engine.CHUNK_BYTES + slab + y.nbytes + 64 * 2**10
+    check(y, conv_ref(x, k, padding="same"), np.float32)
