@@ -32,8 +32,10 @@ GEMM_ROWS = 4096
 #: (0: never merge).
 MIN_GROUP_FILTERS = 32
 
-#: Gather im2col columns with ``np.take`` of whole channel vectors when one vector of a
-#: group is at least this long (bytes); shorter vectors copy from a strided window view.
+#: When a kernel row's taps are not adjacent in memory (dilation along the last axis, or
+#: one group's slice of the channels), gather im2col columns with ``np.take`` of whole
+#: channel vectors if one vector is at least this long (bytes); shorter vectors, and
+#: whole kernel rows of adjacent taps, are copied as runs from a window view.
 TAKE_BYTES = 64
 
 #: Target bytes of one chunk of the memory-bound kernels (depthwise taps, resize): small
