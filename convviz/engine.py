@@ -220,6 +220,21 @@ def _fill_slab(dst, x, pads, first) -> None:
     dst[(slice(None), slice(r0, r1), *inner)] = x[:, i0:i1]
 
 
+def _slab(x, pads, spatial, first, count, buf=None) -> np.ndarray:
+    """Rows ``first`` to ``first + count`` of the zero-padded ``x``: a chunk's *slab*.
+
+    A view of ``x`` when ``pads`` are all zero, else written (zero borders included) into
+    the front of the flat ``buf``, or into a new array when ``buf`` is None.  ``spatial``
+    is the padded spatial shape; ``x`` is ``(B, *n, C)``, C-contiguous.
+    """
+    if all(p == (0, 0) for p in pads):
+        return x[:, first:first + count]
+    shape = (x.shape[0], count, *spatial[1:], x.shape[-1])
+    dst = np.empty(shape, x.dtype) if buf is None else buf[: prod(shape)].reshape(shape)
+    _fill_slab(dst, x, pads, first)
+    return dst
+
+
 def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
@@ -324,17 +339,12 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
             idx *= groups
     for (bs, rs), nrow in zip(chunks, span):
         ysub = y[bs, rs]
-        nb = bs.stop - bs.start
         rows = prod(ysub.shape[:-1])
         y2 = ysub.reshape(rows, filters)
         cols = buf[: rows * KC]
         first = (rs.start or 0) * strides[0]
         count = spatial[0] if whole else (nrow - 1) * strides[0] + ke0
-        if padded:
-            slab = slab_buf[: nb * count * row_cells].reshape(nb, count, *spatial[1:], -1)
-            _fill_slab(slab, x[bs], pads, first)
-        else:
-            slab = x[bs, first:first + count]
+        slab = _slab(x[bs], pads, spatial, first, count, slab_buf)
         for g in range(groups):
             if use_take:
                 src = slab.reshape(-1, cg)[g:]
@@ -369,7 +379,6 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
     ksize = kernel.shape[:-2]
     C, M = kernel.shape[-2:]
     x, pads = _split_crops(x, pads)
-    padded = any(p != (0, 0) for p in pads)
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
     B = x.shape[0]
@@ -388,11 +397,7 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
         nrow = ysub.shape[1]
         first = (rs.start or 0) * strides[0]
         count = (nrow - 1) * strides[0] + ke0
-        if padded:  # the padded input rows this chunk reads, zero borders included
-            slab = np.empty((bs.stop - bs.start, count, *spatial[1:], C), dtype=x.dtype)
-            _fill_slab(slab, x[bs], pads, first)
-        else:
-            slab = x[bs, first:first + count]
+        slab = _slab(x[bs], pads, spatial, first, count)
         win = _windows(slab, ksize, strides, dilation, (nrow, *out_shape[1:]))
         tmp = np.empty(ysub.shape[:-1], dtype=y.dtype)
         for m in range(M):
