@@ -7,14 +7,21 @@ call into here.
 
 Memory is bounded by working in chunks of the batch (and, for a single huge
 sample, of the first output axis): the im2col buffer of one chunk stays under
-:data:`CHUNK_BYTES` (unless one row of the first output axis alone is larger), and
-zero padding is written per chunk, never as a padded copy of the whole input.
+:data:`CHUNK_BYTES` (unless one row of the first output axis alone is larger; each
+worker thread has its own), and zero padding is written per chunk, never as a padded
+copy of the whole input.  The chunks of a convolution run on :data:`THREADS` worker
+threads, each calling a single-threaded BLAS, when NumPy's OpenBLAS can be told so
+(:data:`BLAS_SPLIT`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import glob
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -29,8 +36,11 @@ CHUNK_BYTES = 48 * 2**20
 GEMM_ROWS = 4096
 
 #: Groups with fewer filters are merged into block-diagonal matmuls of at least this many
-#: (0: never merge).
-MIN_GROUP_FILTERS = 32
+#: (0: never merge).  Measured with single-threaded matmuls on worker threads, 64
+#: channels in and out on 56x56: 16 beats 32 and 8 for 4, 8, 16 and 32 groups (groups=4,
+#: 16 filters each, unmerged: 20 ms vs 27 ms merged in pairs); tiny groups (2 filters)
+#: unmerged are 7x slower.
+MIN_GROUP_FILTERS = 16
 
 #: When a kernel row's taps are not adjacent in memory (dilation along the last axis, or
 #: one group's slice of the channels), gather im2col columns with ``np.take`` of whole
@@ -54,24 +64,123 @@ THREADS = max(1, min(os.cpu_count() or 1, 8))
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _parallel(fn, tasks) -> None:
-    """Run ``fn(*task)`` for every task, on :data:`THREADS` threads when worth it."""
+def _parallel(fn, tasks, state=None) -> None:
+    """Run ``fn(*task)`` for every task, on :data:`THREADS` threads when worth it.
+
+    With ``state``, each worker first calls ``state()`` once (e.g. to allocate its own
+    scratch buffers) and then runs ``fn(*task, *state_value)``.  If a task raises, no
+    new task starts, the running ones finish, and the first error is raised here.
+    """
     global _POOL
     tasks = list(tasks)
-    if THREADS == 1 or len(tasks) < 2:
-        for task in tasks:
-            fn(*task)
+    n = min(THREADS, len(tasks))
+    pending, lock, failed = iter(tasks), threading.Lock(), []
+
+    def worker():
+        # Each worker takes the next task when it is free: a worker slowed down (by a
+        # longer task, or by the host taking its core away) gets fewer of them.  After
+        # a task fails, no worker starts another one.
+        try:
+            extra = () if state is None else tuple(state())
+            while True:
+                with lock:
+                    task = None if failed else next(pending, None)
+                if task is None:
+                    return
+                fn(*task, *extra)
+        except BaseException:
+            failed.append(True)
+            raise
+
+    if n < 2:
+        if tasks:
+            worker()
         return
     if _POOL is None:
         _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="convviz")
-    n = min(THREADS, len(tasks))
-
-    def worker(i):
-        for task in tasks[i::n]:
-            fn(*task)
-
-    for f in [_POOL.submit(worker, i) for i in range(n)]:
+    futures = [_POOL.submit(worker) for _ in range(n)]
+    wait(futures)  # every worker has stopped before the first error is raised
+    for f in futures:
         f.result()
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+#: Run the chunks of a convolution on :data:`THREADS` worker threads, each calling a
+#: single-threaded BLAS, instead of one chunk after another with a multi-threaded BLAS.
+#: The im2col gathers then run in parallel too, and no BLAS thread is woken (or left
+#: spinning) per chunk; measured on the 2-vCPU benchmark VM, a multi-threaded OpenBLAS
+#: on these narrow (about 4096 x 432 x 32) matmuls sometimes ran at half the speed of a
+#: single thread.  Only possible when NumPy's OpenBLAS is found (see :func:`_blas_api`).
+BLAS_SPLIT = True
+
+#: Target bytes of the im2col columns of one chunk when chunks run on worker threads
+#: (:data:`BLAS_SPLIT`): small enough to stay in the core's L2 cache between the gather
+#: and the single-threaded matmul that reads them.
+SPLIT_BYTES = 4 * 2**20
+
+_BLAS: tuple | bool | None = None  # (get, set) thread-count functions, False: not found
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0  # calls currently running with BLAS set to one thread
+_BLAS_SAVED = 1  # the thread count to restore when the last of them finishes
+
+
+def _blas_api():
+    """The ``(get_num_threads, set_num_threads)`` functions of NumPy's OpenBLAS, or False.
+
+    NumPy's wheels bundle OpenBLAS (``numpy.libs/libscipy_openblas*``, symbols with a
+    ``scipy_`` prefix and ``64_`` suffix); other builds (MKL, Accelerate, a system
+    OpenBLAS) are left alone: the convolutions then use BLAS's own threads.
+    """
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = False
+        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name in ("scipy_openblas_{}64_", "openblas_{}64_", "openblas_{}"):
+                try:
+                    get = getattr(lib, name.format("get_num_threads"))
+                    put = getattr(lib, name.format("set_num_threads"))
+                except AttributeError:
+                    continue
+                get.restype, get.argtypes = ctypes.c_int, []
+                put.restype, put.argtypes = None, [ctypes.c_int]
+                _BLAS = (get, put)
+                return _BLAS
+    return _BLAS
+
+
+def _can_split() -> bool:
+    """Whether chunks of matmuls can run on worker threads with a single-threaded BLAS."""
+    return bool(BLAS_SPLIT and THREADS > 1 and _blas_api())
+
+
+@contextlib.contextmanager
+def _blas_split(wanted: bool):
+    """Yield True, with BLAS set to one thread until the block ends, when ``wanted`` and
+    :func:`_can_split`; else yield False and change nothing.  Nested and concurrent
+    calls are counted: the last one to finish restores the count the first one found."""
+    global _BLAS_USERS, _BLAS_SAVED
+    api = _blas_api() if wanted and _can_split() else False
+    if not api:
+        yield False
+        return
+    get, put = api
+    with _BLAS_LOCK:
+        if _BLAS_USERS == 0:
+            _BLAS_SAVED = get()
+            put(1)
+        _BLAS_USERS += 1
+    try:
+        yield True
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                put(_BLAS_SAVED)
 
 
 # ----------------------------------------------------------------------------- padding
@@ -133,8 +242,10 @@ def _runs(xp, kernel_size, strides, dilation, out_shape, first, run) -> np.ndarr
 
 
 def _chunks(total: int, per_item_bytes: int, target: int = CHUNK_BYTES):
-    """Yield ``slice``s over ``range(total)`` with about ``target`` bytes of work each."""
+    """Yield ``slice``s over ``range(total)`` with at most ``target`` bytes of work each
+    (at least one item), as few as that allows and of equal length but for the last."""
     step = max(1, min(target, CHUNK_BYTES) // max(per_item_bytes, 1))
+    step = -(-total // -(-total // step)) if total else step  # even out the lengths
     for start in range(0, total, step):
         yield slice(start, min(start + step, total))
 
@@ -238,10 +349,13 @@ def _slab(x, pads, spatial, first, count, buf=None) -> np.ndarray:
 def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
-    The output is computed in chunks of about :data:`GEMM_ROWS` output cells (whole
-    samples when they fit, else rows of the first output axis).  Per chunk, the padded
-    input rows it reads (its *slab*) are written into a small reusable buffer, zero
-    borders included, so the whole input is never copied to pad it; then its im2col
+    The output is computed in chunks of about :data:`SPLIT_BYTES` of im2col columns on
+    :data:`THREADS` worker threads, each with a single-threaded BLAS (:data:`BLAS_SPLIT`;
+    else one chunk of about :data:`GEMM_ROWS` output cells after another, each matmul
+    on all of BLAS's threads).  Chunks are whole samples when they fit, else rows of
+    the first output axis.  Per chunk, the padded input rows it reads (its *slab*)
+    are written into a small reusable buffer, zero borders included, so the whole
+    input is never copied to pad it; then its im2col
     columns are gathered into one preallocated contiguous buffer and multiplied straight
     into the output with ``np.matmul(out=)``; the bias is added while the chunk is in
     cache.  The gather copies contiguous runs as single items from a window view
@@ -250,7 +364,8 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     least :data:`TAKE_BYTES` long, it is a single ``np.take`` of channel vectors (one
     index per output cell and tap) instead.  Each group is gathered from its own
     channel slice and multiplied into its own filters, so grouped convolutions cost no
-    more than their own FLOPs.  A 1x1 convolution needs no columns at all.
+    more than their own FLOPs (merged in block-diagonal pairs when narrower than
+    :data:`MIN_GROUP_FILTERS`).  A 1x1 convolution needs no columns at all.
 
     Parameters
     ----------
@@ -279,10 +394,19 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         y = np.empty((B, *x.shape[1:-1], filters), dtype=dtype)
         y2 = y.reshape(-1, filters)
         w = kernel.reshape(cg, filters).astype(dtype, copy=False)
-        for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item):
+
+        def pointwise(sl):
             np.matmul(x2[sl], w, out=y2[sl])
             if bias is not None:
                 y2[sl] += bias
+
+        tasks = [(sl,) for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item)]
+        with _blas_split(len(tasks) > 1) as split:
+            if split:
+                _parallel(pointwise, tasks)
+            else:
+                for task in tasks:
+                    pointwise(*task)
         return y
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
@@ -308,18 +432,17 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     KC = K * cg
     inner = prod(out_shape[1:])  # output cells per row of the first output axis
     per_row = inner * KC * item
-    chunks = list(_row_chunks(B, out_shape[0], per_row,
-                              max(GEMM_ROWS * KC * item, per_row)))
+    split = _can_split()
+    target = SPLIT_BYTES if split else GEMM_ROWS * KC * item
+    chunks = list(_row_chunks(B, out_shape[0], per_row, max(target, per_row)))
     span = [len(range(*rs.indices(out_shape[0]))) for _, rs in chunks]
     nb_max = max(bs.stop - bs.start for bs, _ in chunks)
     rows_max = max((bs.stop - bs.start) * r for (bs, _), r in zip(chunks, span)) * inner
-    buf = np.empty(rows_max * KC, dtype=dtype)
     # The slab of a chunk: the padded input rows [r0 * s, (r1 - 1) * s + ke) it reads.
     ke0 = effective_kernel(ksize[0], dilation[0])
     row_cells = prod(spatial[1:]) * x.shape[-1]
     whole = chunks[0][1] == slice(None)
     slab_rows = spatial[0] if whole else (max(span) - 1) * strides[0] + ke0
-    slab_buf = np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None
     # Contiguous bytes per copied run: a channel vector, or a kernel row of channel
     # vectors when the taps along the last axis are adjacent.  Runs of a kernel row are
     # copied from a view (measured 1.5x faster than the take for Conv3D, 16 channels);
@@ -337,7 +460,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         ).ravel()
         if groups > 1:
             idx *= groups
-    for (bs, rs), nrow in zip(chunks, span):
+    def work(bs, rs, nrow, buf, slab_buf):
         ysub = y[bs, rs]
         rows = prod(ysub.shape[:-1])
         y2 = ysub.reshape(rows, filters)
@@ -357,6 +480,19 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
             np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
         if bias is not None:
             y2 += bias
+
+    def buffers():
+        return (np.empty(rows_max * KC, dtype=dtype),
+                np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None)
+
+    tasks = [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)]
+    with _blas_split(split and len(tasks) > 1) as split:
+        if split:
+            _parallel(work, tasks, buffers)
+        else:
+            bufs = buffers()
+            for task in tasks:
+                work(*task, *bufs)
     return y
 
 
@@ -423,9 +559,11 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     (kernel not flipped), then ``y[o] = full[o + crop]`` with zeros past the end.
     Each chunk of the batch is one matmul of all taps into a preallocated buffer; when
     the taps do not overlap (stride == kernel, no crop) the scatter is a plain
-    transposed copy, else the scatter-add runs on :data:`THREADS` threads, straight into
-    the output initialised with the bias: cropped cells are never computed into a
-    buffer and copied.
+    transposed copy, else a scatter-add straight into the output initialised with the
+    bias: cropped cells are never computed into a buffer and copied.  Chunks of about
+    :data:`SPLIT_BYTES` run on :data:`THREADS` worker threads with a single-threaded
+    BLAS (:data:`BLAS_SPLIT`); else one larger chunk after another, its matmul on all
+    of BLAS's threads and its scatter-add on :data:`THREADS` threads.
 
     Parameters
     ----------
@@ -464,65 +602,80 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
         and out_shape == full_shape
         and prod(n) > 0
     )
-    if tiled:
-        # No overlap: out[i*k + j] = (x[i] @ W)[j]; a transposed copy per chunk.
-        per_sample = n_cells * K * filters * item
-        cols_buf = None
-        perm = [0]
-        for a in range(rank):
-            perm += [1 + a, 1 + rank + a]
-        perm.append(1 + 2 * rank)
-        for bs in _chunks(B, per_sample, max(GEMM_ROWS * K * filters * item, 1)):
-            nb = bs.stop - bs.start
-            if cols_buf is None:
-                cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
-            cols = cols_buf[: nb * n_cells * K * filters].reshape(nb * n_cells, K * filters)
-            np.matmul(x[bs].reshape(-1, cin), w, out=cols)
-            inter = [v for ni, k in zip(n, ksize) for v in (ni, k)]
-            dst = y[bs].reshape(nb, *inter, filters)
-            src = cols.reshape(nb, *n, *ksize, filters).transpose(perm)
-            np.copyto(dst, src)
-            if bias is not None:
-                y[bs] += bias
-        return y
-
-    # Scatter straight into the output: per tap, the input cells whose target o = i*s +
-    # j*d - crop falls inside [0, out) (cropped and past-the-end cells are skipped, cells
-    # the scatter never reaches keep the initial bias or zero).
     moves = []
-    for tap in np.ndindex(*ksize):
-        src, dst = [], []
-        for j, d, ni, s, c, o in zip(tap, dilation, n, strides, crops, out_shape):
-            off = j * d - c
-            lo = max(0, -(off // s))  # first i with i*s + off >= 0
-            hi = min(ni - 1, (o - 1 - off) // s)  # last i with i*s + off <= o - 1
-            if hi < lo:
-                break
-            src.append(slice(lo, hi + 1))
-            dst.append(slice(lo * s + off, hi * s + off + 1, s))
+    if not tiled:
+        # Scatter straight into the output: per tap, the input cells whose target
+        # o = i*s + j*d - crop falls inside [0, out) (cropped and past-the-end cells are
+        # skipped, cells the scatter never reaches keep the initial bias or zero).
+        for tap in np.ndindex(*ksize):
+            src, dst = [], []
+            for j, d, ni, s, c, o in zip(tap, dilation, n, strides, crops, out_shape):
+                off = j * d - c
+                lo = max(0, -(off // s))  # first i with i*s + off >= 0
+                hi = min(ni - 1, (o - 1 - off) // s)  # last i with i*s + off <= o - 1
+                if hi < lo:
+                    break
+                src.append(slice(lo, hi + 1))
+                dst.append(slice(lo * s + off, hi * s + off + 1, s))
+            else:
+                moves.append((tuple(dst), tap, tuple(src)))
+    # Tiled (no overlap): out[i*k + j] = (x[i] @ W)[j], a transposed copy per chunk.
+    perm = [0]
+    for a in range(rank):
+        perm += [1 + a, 1 + rank + a]
+    perm.append(1 + 2 * rank)
+    inter = [v for ni, k in zip(n, ksize) for v in (ni, k)]
+    cols_per_sample = n_cells * K * filters
+
+    def scatter(out, cols):
+        """Add every tap's columns ``cols`` (nb, *n, *k, F) into ``out`` (nb, *out, F)."""
+        if bias is None:
+            out.fill(0)
         else:
-            moves.append((tuple(dst), tap, tuple(src)))
-    per_sample = n_cells * K * filters * item + prod(out_shape) * filters * item
-    cols_buf = None
-    for bs in _chunks(B, per_sample, max(TRANSPOSE_BYTES, THREADS * per_sample)):
+            out[...] = bias
+        for dst, tap, src in moves:
+            out[(slice(None), *dst)] += cols[(slice(None), *src, *tap)]
+
+    def chunk(bs, cols_buf, threads=False):
         nb = bs.stop - bs.start
-        if cols_buf is None:
-            cols_buf = np.empty(nb * n_cells * K * filters, dtype=x.dtype)
-        cols = cols_buf[: nb * n_cells * K * filters].reshape(nb * n_cells, K * filters)
+        cols = cols_buf[: nb * cols_per_sample].reshape(nb * n_cells, K * filters)
         np.matmul(x[bs].reshape(-1, cin), w, out=cols)
         cols = cols.reshape(nb, *n, *ksize, filters)
+        if tiled:
+            np.copyto(y[bs].reshape(nb, *inter, filters), cols.transpose(perm))
+            if bias is not None:
+                y[bs] += bias
+        elif threads:  # the scatter on THREADS threads, over parts of the chunk
+            step = max(1, -(-nb // THREADS))
+            _parallel(lambda b0, b1: scatter(y[bs][b0:b1], cols[b0:b1]),
+                      [(b, min(b + step, nb)) for b in range(0, nb, step)])
+        else:
+            scatter(y[bs], cols)
 
-        def scatter(b0, b1, cols=cols, bs=bs):
-            out = y[bs.start + b0 : bs.start + b1]
-            if bias is None:
-                out.fill(0)
-            else:
-                out[...] = bias
-            for dst, tap, src in moves:
-                out[(slice(None), *dst)] += cols[(slice(b0, b1), *src, *tap)]
+    # Columns of one chunk (plus its share of the output, when scattered) of about
+    # SPLIT_BYTES when chunks run on worker threads, else of GEMM_ROWS input cells
+    # (tiled) or TRANSPOSE_BYTES (scattered, THREADS samples at least).
+    per_sample = cols_per_sample * item + (0 if tiled else prod(out_shape) * filters * item)
+    split = _can_split() and B > 1
+    if split:
+        target = SPLIT_BYTES
+    elif tiled:
+        target = max(GEMM_ROWS * K * filters * item, 1)
+    else:
+        target = max(TRANSPOSE_BYTES, THREADS * per_sample)
+    tasks = [(bs,) for bs in _chunks(B, per_sample, target)]
+    nb_max = tasks[0][0].stop - tasks[0][0].start
 
-        step = max(1, -(-nb // THREADS))
-        _parallel(scatter, [(b, min(b + step, nb)) for b in range(0, nb, step)])
+    def buffers():
+        return (np.empty(nb_max * cols_per_sample, dtype=x.dtype),)
+
+    with _blas_split(split and len(tasks) > 1) as split:
+        if split:
+            _parallel(chunk, tasks, buffers)
+        else:
+            cols_buf = buffers()[0]
+            for (bs,) in tasks:
+                chunk(bs, cols_buf, threads=True)
     return y
 
 

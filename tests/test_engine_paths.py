@@ -1,9 +1,10 @@
 """The chunked, threaded and gathered code paths of ``convviz.engine`` vs the loop reference.
 
 The engine sizes its chunks from module constants (``CHUNK_BYTES``, ``GEMM_ROWS``,
-``TAKE_BYTES``, ``MIN_GROUP_FILTERS``, ``CACHE_BYTES``, ``THREADS``).  With the small inputs
-of ``test_numeric.py`` every call is a single chunk, so this file shrinks those constants
-with ``monkeypatch`` and checks, against the independent loops of ``tests/reference.py``:
+``SPLIT_BYTES``, ``TAKE_BYTES``, ``MIN_GROUP_FILTERS``, ``CACHE_BYTES``, ``THREADS``).  With
+the small inputs of ``test_numeric.py`` every call is a single chunk, so this file shrinks
+those constants with ``monkeypatch`` and checks, against the independent loops of
+``tests/reference.py``:
 
 * ``conv``: several whole samples per chunk, row chunks of one sample (the last one
   shorter), the zero-padded slab of each chunk (``_fill_slab``, also on its own) and the
@@ -17,8 +18,22 @@ with ``monkeypatch`` and checks, against the independent loops of ``tests/refere
 * ``resize_axis`` (``UpSampling2D`` interpolations) chunked along axis 0 or axis 1;
 * float32 and float64 through each path.
 
-A :class:`Spy` records which chunks, gathers and matmuls actually ran, so that no test can
-pass on a single chunk or on a different path than the one it claims to cover.
+The matmul-heavy paths (im2col and 1x1 ``conv``, ``conv_transpose``) have two modes.  The
+chunk tests listed above run the sequential one (``BLAS_SPLIT`` False, the :func:`spy`
+fixture): chunks of about ``GEMM_ROWS`` cells (``TRANSPOSE_BYTES`` for the scatter) one
+after another, each matmul on all of BLAS's threads.  The *split* tests at the end of the
+file (:func:`split_spy`) run the other: when ``BLAS_SPLIT``, ``THREADS > 1`` and NumPy's
+OpenBLAS is found (``_blas_api``), chunks of about ``SPLIT_BYTES`` run on the pool's worker
+threads, each with its own scratch buffers, while OpenBLAS is set to one thread
+(``_blas_split``, which restores the count when its last concurrent user leaves, also on an
+exception).  They check the chunks, the threads, the per-worker buffers, the BLAS thread
+count seen by every matmul and restored afterwards, and that without ``BLAS_SPLIT``, with
+one thread or without OpenBLAS nothing of it happens.  On a NumPy without a bundled OpenBLAS
+they are skipped.
+
+A :class:`Spy` records which chunks, gathers and matmuls actually ran (and the BLAS thread
+count of each matmul), so that no test can pass on a single chunk or on a different path
+than the one it claims to cover.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -49,33 +65,42 @@ from convviz import engine
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}  # rtol, atol
 
+#: OpenBLAS thread count set before every split test: neither 1 nor the usual default, so
+#: the count a matmul sees and the count restored afterwards can only be what they should.
+START_THREADS = 3
+
 
 # ============================================================================ helpers
 
 
 class _NumpySpy:
-    """Stands in for ``engine.np``: counts the calls of a few NumPy functions."""
+    """Stands in for ``engine.np``: reports the calls of a few NumPy functions to the spy."""
 
     COUNTED = ("matmul", "take", "copyto")
 
-    def __init__(self, counts, lock):
-        self._counts, self._lock = counts, lock
+    def __init__(self, spy):
+        self._spy = spy
 
     def __getattr__(self, name):
         attr = getattr(np, name)
         if name not in self.COUNTED:
             return attr
+        spy = self._spy
 
         def counted(*args, **kwargs):
-            with self._lock:
-                self._counts[name] += 1
+            spy.called(name)
             return attr(*args, **kwargs)
 
         return counted
 
 
+class ForcedError(RuntimeError):
+    """Raised by the spied ``np.matmul`` on the call ``Spy.fail_matmul`` asks for."""
+
+
 class Spy:
-    """Records what the engine does: chunks, slab fills, window views, tasks, threads."""
+    """Records what the engine does: chunks, slab fills, window views, tasks, threads,
+    per-worker states and the BLAS thread count during every matmul."""
 
     def __init__(self, monkeypatch):
         self.calls = Counter()  # np.matmul / np.take / np.copyto made by the engine
@@ -85,7 +110,13 @@ class Spy:
         self.window_bases = []  # the array every window view (_windows, _runs) is of
         self.tasks = []  # number of tasks of every _parallel call
         self.threads = set()  # names of the threads that ran engine tasks
+        self.states = []  # (thread name, value) of every state() call of a _parallel worker
+        self.blas_threads = []  # OpenBLAS thread count when each np.matmul was called
+        self.fail_matmul = None  # raise ForcedError on this (1-based) np.matmul call
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        api = engine._blas_api()
+        self._blas_get = api[0] if api else None
         orig_row_chunks, orig_chunks = engine._row_chunks, engine._chunks
         orig_fill, orig_parallel = engine._fill_slab, engine._parallel
 
@@ -110,18 +141,44 @@ class Spy:
 
             return view
 
-        def parallel(fn, tasks):
+        def parallel(fn, tasks, state=None):
             tasks = list(tasks)
             self.tasks.append(len(tasks))
+            call = SimpleNamespace(failed=False, running=0)
 
-            def recorded(*task):
+            def recorded(*args):  # the task, then the worker's state values if any
                 with self._lock:
+                    if call.failed:  # the call raised: skip what other workers have left
+                        return
+                    call.running += 1
                     self.threads.add(threading.current_thread().name)
-                fn(*task)
+                try:
+                    fn(*args)
+                finally:
+                    with self._lock:
+                        call.running -= 1
+                        self._idle.notify_all()
 
-            return orig_parallel(recorded, tasks)
+            def recorded_state():
+                value = tuple(state())
+                with self._lock:
+                    self.states.append((threading.current_thread().name, value))
+                return value
 
-        monkeypatch.setattr(engine, "np", _NumpySpy(self.calls, self._lock))
+            try:
+                if state is None:
+                    return orig_parallel(recorded, tasks)
+                return orig_parallel(recorded, tasks, recorded_state)
+            except BaseException:
+                # _parallel may raise while other workers still run tasks: let none start
+                # any more, and wait for those running, so that no engine call of this one
+                # reaches the spy of the next test.
+                with self._lock:
+                    call.failed = True
+                    assert self._idle.wait_for(lambda: call.running == 0, timeout=30)
+                raise
+
+        monkeypatch.setattr(engine, "np", _NumpySpy(self))
         monkeypatch.setattr(engine, "_row_chunks", row_chunks)
         monkeypatch.setattr(engine, "_chunks", chunks)
         monkeypatch.setattr(engine, "_fill_slab", fill_slab)
@@ -130,13 +187,78 @@ class Spy:
                 monkeypatch.setattr(engine, name, viewer(getattr(engine, name)))
         monkeypatch.setattr(engine, "_parallel", parallel)
 
+    def called(self, name):
+        with self._lock:
+            self.calls[name] += 1
+            if name != "matmul":
+                return
+            if self._blas_get is not None:
+                self.blas_threads.append(self._blas_get())
+            if self.calls[name] == self.fail_matmul:
+                raise ForcedError(f"forced failure in matmul {self.fail_matmul}")
+
     @property
     def pool_used(self):
         return any(name.startswith("convviz") for name in self.threads)
 
+    def assert_split(self, tasks):
+        """One ``_parallel`` call ran ``tasks`` (> 1) chunks on the pool's threads, each
+        worker with its own scratch buffers, every matmul with a single-threaded BLAS."""
+        assert tasks > 1
+        assert self.tasks == [tasks]
+        assert self.threads and all(n.startswith("convviz") for n in self.threads)
+        assert len(self.states) == min(engine.THREADS, tasks)
+        buffers = [b for _, value in self.states for b in value if b is not None]
+        assert len(buffers) >= len(self.states)
+        for i, a in enumerate(buffers):  # no two workers (or buffers) share memory
+            assert not any(np.shares_memory(a, b) for b in buffers[i + 1:])
+        assert self.calls["matmul"] > 1
+        assert self.blas_threads == [1] * self.calls["matmul"]
+
 
 @pytest.fixture
 def spy(monkeypatch):
+    """A :class:`Spy` on the sequential path: ``BLAS_SPLIT`` off, so chunks follow
+    ``GEMM_ROWS`` / ``TRANSPOSE_BYTES`` (``SPLIT_BYTES`` is set tiny to show it is unused)."""
+    monkeypatch.setattr(engine, "BLAS_SPLIT", False)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    return Spy(monkeypatch)
+
+
+@pytest.fixture
+def blas(monkeypatch):
+    """NumPy's OpenBLAS, set to :data:`START_THREADS` threads for the test (the count found
+    is put back afterwards), with every ``set_num_threads`` the engine makes recorded in
+    ``blas.sets``.  Skips the test when ``engine._blas_api()`` finds no OpenBLAS."""
+    api = engine._blas_api()
+    if not api:
+        pytest.skip("engine._blas_api() found no bundled OpenBLAS in this NumPy: "
+                    "the split (single-threaded BLAS) path cannot run here")
+    get, put = api
+    found = get()
+    sets = []
+
+    def recording_put(n):
+        sets.append(n)
+        put(n)
+
+    monkeypatch.setattr(engine, "_BLAS", (get, recording_put))
+    put(START_THREADS)
+    try:
+        yield SimpleNamespace(get=get, sets=sets, start=get())
+    finally:
+        put(found)
+
+
+@pytest.fixture
+def split_spy(monkeypatch, blas):
+    """A :class:`Spy` on the split path: ``BLAS_SPLIT`` on, 2 threads (even on one CPU),
+    ``GEMM_ROWS`` and ``TRANSPOSE_BYTES`` set tiny to show they do not size the chunks."""
+    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
+    monkeypatch.setattr(engine, "THREADS", 2)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 1)
+    monkeypatch.setattr(engine, "TRANSPOSE_BYTES", 1)
+    assert engine._can_split()
     return Spy(monkeypatch)
 
 
@@ -519,6 +641,7 @@ def test_pointwise_conv_chunked(cls, spatial, cin, filters, padding, gemm_rows, 
     cells = 3 * math.prod(spatial)
     assert spy.row_chunks == []  # the pointwise path, not im2col
     assert spy.calls["matmul"] == -(-cells // gemm_rows) > 1
+    assert spy.tasks == []  # one chunk after another
     assert spy.calls["take"] == spy.calls["copyto"] == 0
 
 
@@ -688,40 +811,44 @@ def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding
         assert spy.pool_used == (threads > 1 and per_chunk > 1)
 
 
+TRANSPOSE_CROPS = [
+    ((0, 0), (9, 8)),  # exactly the scatter
+    ((0, 0), (12, 9)),  # trailing zeros on both axes
+    ((2, 0), (5, 10)),  # crop one axis, extend the other
+    ((8, 7), (1, 1)),  # only the last cell: most taps miss the output entirely
+    ((3, 6), (7, 4)),  # cropped into the trailing zeros
+]
+
+
+def crops_case(crops, out_shape, use_bias, dtype, batch=5):
+    """``x``, kernel, bias (or None) and the expected output of a (4, 3) -> scatter (9, 8)
+    transposed conv (strides (2, 3)) cropped by ``crops`` to ``out_shape``."""
+    rng = np.random.default_rng(31)
+    x = randn(rng, (batch, 4, 3, 3), dtype)
+    kernel, bias = randn(rng, (3, 2, 2, 3), dtype), randn(rng, (2,), dtype)
+    if not use_bias:
+        bias = np.zeros_like(bias)
+    full = conv_transpose_ref(x, kernel, None, (2, 3), "valid", (0, 0), (1, 1))
+    assert full.shape == (batch, 9, 8, 2)
+    ext = np.pad(full, [(0, 0), (0, 3), (0, 3), (0, 0)])
+    want = ext[:, crops[0]:crops[0] + out_shape[0], crops[1]:crops[1] + out_shape[1]] + bias
+    return x, kernel, bias if use_bias else None, want
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no-bias"])
 @pytest.mark.parametrize("threads,per_chunk", [(1, 1), (2, 2), (3, 3)])
-@pytest.mark.parametrize(
-    "crops,out_shape",
-    [
-        ((0, 0), (9, 8)),  # exactly the scatter
-        ((0, 0), (12, 9)),  # trailing zeros on both axes
-        ((2, 0), (5, 10)),  # crop one axis, extend the other
-        ((8, 7), (1, 1)),  # only the last cell: most taps miss the output entirely
-        ((3, 6), (7, 4)),  # cropped into the trailing zeros
-    ],
-)
+@pytest.mark.parametrize("crops,out_shape", TRANSPOSE_CROPS)
 def test_conv_transpose_direct_crops(crops, out_shape, threads, per_chunk, use_bias, dtype,
                                      monkeypatch, spy):
     """``engine.conv_transpose`` with any crop and output length: ``full[crop:crop + out]``
     of the zero-extended scatter, plus the bias."""
-    rng = np.random.default_rng(31)
-    batch, filters = 5, 2
-    x = randn(rng, (batch, 4, 3, 3), dtype)
-    kernel, bias = randn(rng, (3, 2, filters, 3), dtype), randn(rng, (filters,), dtype)
-    if not use_bias:
-        bias = np.zeros_like(bias)
-    strides, dilation = (2, 3), (1, 1)
-    item = np.dtype(dtype).itemsize
-    per_sample = (12 * 6 + math.prod(out_shape)) * filters * item
+    batch = 5
+    x, kernel, bias, want = crops_case(crops, out_shape, use_bias, dtype, batch)
+    per_sample = (12 * 6 + math.prod(out_shape)) * 2 * np.dtype(dtype).itemsize
     monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
     monkeypatch.setattr(engine, "THREADS", threads)
-    got = engine.conv_transpose(x, kernel, strides, dilation, crops, out_shape,
-                                bias=bias if use_bias else None)
-    full = conv_transpose_ref(x, kernel, None, strides, "valid", (0, 0), dilation)
-    assert full.shape == (batch, 9, 8, filters)
-    ext = np.pad(full, [(0, 0), (0, 3), (0, 3), (0, 0)])
-    want = ext[:, crops[0]:crops[0] + out_shape[0], crops[1]:crops[1] + out_shape[1]] + bias
+    got = engine.conv_transpose(x, kernel, (2, 3), (1, 1), crops, out_shape, bias=bias)
     check(got, want, dtype)
     [(_, batch_chunks)] = spy.chunks
     assert batch_chunks == [slice(b, min(b + per_chunk, batch))
@@ -778,10 +905,23 @@ def test_row_chunks_cap_the_target_at_chunk_bytes():
     assert len(list(engine._row_chunks(1, 3, engine.CHUNK_BYTES + 1, 10**12))) == 3
 
 
-def test_conv_column_buffer_stays_under_chunk_bytes(monkeypatch):
+@pytest.mark.parametrize("split_bytes", [None, 4 * 2**20, 128 * 2**10],
+                         ids=["sequential", "split-capped", "split"])
+def test_conv_column_buffer_stays_under_chunk_bytes(split_bytes, monkeypatch, request):
+    """One column buffer and slab of at most CHUNK_BYTES (sequential), or of at most
+    min(SPLIT_BYTES, CHUNK_BYTES) per worker thread (split)."""
     import tracemalloc
 
     monkeypatch.setattr(engine, "CHUNK_BYTES", 256 * 2**10)
+    if split_bytes is None:
+        monkeypatch.setattr(engine, "BLAS_SPLIT", False)
+        workers, target = 1, engine.CHUNK_BYTES
+    else:
+        request.getfixturevalue("blas")  # skips without OpenBLAS
+        monkeypatch.setattr(engine, "BLAS_SPLIT", True)
+        monkeypatch.setattr(engine, "THREADS", 2)
+        monkeypatch.setattr(engine, "SPLIT_BYTES", split_bytes)
+        workers, target = 2, min(split_bytes, engine.CHUNK_BYTES)
     rng = np.random.default_rng(50)
     x = randn(rng, (1, 20, 20, 64))
     k = randn(rng, (3, 3, 64, 4))
@@ -791,6 +931,506 @@ def test_conv_column_buffer_stays_under_chunk_bytes(monkeypatch):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    slab = ((256 * 2**10) // (20 * 576 * 4) + 2) * 22 * 64 * 4  # rows of one chunk's slab
-    assert peak <= engine.CHUNK_BYTES + slab + y.nbytes + 64 * 2**10
+    rows = target // (20 * 576 * 4)  # output rows per chunk (3x3x64 columns per cell)
+    assert 0 < rows < 20
+    columns, slab = rows * 20 * 576 * 4, (rows + 2) * 22 * 64 * 4
+    assert peak <= workers * (columns + slab) + y.nbytes + 64 * 2**10
     check(y, conv_ref(x, k, padding="same"), np.float32)
+
+
+# ================================================= split: chunks on the pool, BLAS on 1 thread
+
+
+def assert_even_chunks(sizes, total, unit, target):
+    """Chunk lengths ``sizes`` over ``total`` items of ``unit`` bytes each, as ``target``
+    bytes say: at most ``max(target, unit)`` bytes per chunk, as few chunks as that
+    allows, of equal length but for the last (no longer than the others)."""
+    per = max(target, unit) // unit
+    assert sum(sizes) == total
+    assert all(0 < n <= per for n in sizes)
+    assert len(sizes) == -(-total // per)
+    assert len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]
+
+
+def assert_blas_restored(blas, splits=1):
+    """``splits`` split calls each set BLAS to one thread and back, and it is back now."""
+    assert blas.get() == blas.start
+    assert blas.sets == [1, blas.start] * splits
+    assert engine._BLAS_USERS == 0
+
+
+SPLIT_BATCH = 5
+
+#: mode -> (SPLIT_BYTES from the im2col bytes of one output row and the rows of a sample,
+#: chunk length, whole samples?) for SPLIT_BATCH samples.
+SPLIT_MODES = {
+    "two-samples": lambda row, rows: (2 * rows * row, 2, True),  # 2 + 2 + 1
+    "four-samples": lambda row, rows: (4 * rows * row + row, 3, True),  # evened: 3 + 2
+    "half-sample": lambda row, rows: ((rows - 1) * row, -(-rows // 2), False),  # 2 per sample
+    "one-row": lambda row, rows: (row - 1, 1, False),  # less than a row: one row per chunk
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
+@pytest.mark.parametrize("mode", list(SPLIT_MODES))
+@pytest.mark.parametrize("spatial,cin,filters,ks,s,padding,d,groups", CONV_CASES)
+def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode, take, dtype,
+                          monkeypatch, split_spy, blas):
+    """Chunks of about SPLIT_BYTES of columns (GEMM_ROWS is 1 and plays no part) on the
+    pool's threads, each worker with its own buffers and BLAS on one thread."""
+    spy, rank, batch = split_spy, len(spatial), SPLIT_BATCH
+    ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
+    if take:  # groups stay unmerged: one gather of channel vectors per group
+        monkeypatch.setattr(engine, "TAKE_BYTES", 1)
+        monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
+    else:  # groups merged into one block-diagonal matmul
+        monkeypatch.setattr(engine, "TAKE_BYTES", 10**9)
+    per_chunk = merged_groups(groups, filters // groups, engine.MIN_GROUP_FILTERS)
+    item = np.dtype(dtype).itemsize
+    row = math.prod(out[1:]) * math.prod(ks) * (cin // per_chunk) * item  # merged columns
+    split_bytes, step, whole = SPLIT_MODES[mode](row, out[0])
+    assert out[0] >= 3 and split_bytes < engine.CHUNK_BYTES
+    monkeypatch.setattr(engine, "SPLIT_BYTES", split_bytes)
+    rng = np.random.default_rng(60)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, f"Conv{rank}D")(
+        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        dtype=np.dtype(dtype).name,
+    )
+    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+
+    [chunk_list] = spy.row_chunks
+    assert chunk_list == expected_row_chunks(batch, out[0], step, whole)
+    assert_tiles(chunk_list, batch, out[0])
+    if whole:
+        assert_even_chunks([bs.stop - bs.start for bs, _ in chunk_list], batch,
+                           out[0] * row, split_bytes)
+    else:
+        for b in range(batch):
+            assert_even_chunks([len(range(*rs.indices(out[0])))
+                                for bs, rs in chunk_list if bs.start == b],
+                               out[0], row, split_bytes)
+    spy.assert_split(len(chunk_list))
+    assert spy.calls["matmul"] == len(chunk_list) * per_chunk
+    padded = any(p != (0, 0) for p in pads)
+    assert len(spy.fills) == (len(chunk_list) if padded else 0)
+    if padded:  # each worker fills its own slab buffer
+        assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
+    viewed = assert_gather(spy, spy.calls["matmul"], take,
+                           per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
+    if viewed:
+        assert len(spy.window_bases) >= len(chunk_list)
+        assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+    assert_blas_restored(blas)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("pads", [((-1, 2), (2, -3)), ((0, 0), (0, 0)), ((4, 3), (0, 2))])
+def test_conv_direct_split_pads_and_crops(pads, threads, monkeypatch, split_spy, blas):
+    """Crops, no pads, slabs of padding only; one output row per chunk on 2 or 3 threads."""
+    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
+    rng = np.random.default_rng(61)
+    x = randn(rng, (3, 9, 8, 4), np.float64)
+    kernel, bias = randn(rng, (2, 3, 2, 4), np.float64), randn(rng, (4,), np.float64)
+    got = engine.conv(x, kernel, (1, 2), pads, (1, 1), groups=2, bias=bias)
+    want = conv_ref(pad_or_crop(x, pads), kernel, bias, (1, 2), "valid", 1, 2)
+    check(got, want, np.float64)
+    [chunk_list] = split_spy.row_chunks
+    assert chunk_list == expected_row_chunks(3, want.shape[1], 1, False)
+    split_spy.assert_split(len(chunk_list))
+    assert split_spy.calls["matmul"] == 2 * len(chunk_list)
+    assert_blas_restored(blas)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gemm_rows", [1, 5, 7])
+@pytest.mark.parametrize("cls,spatial,cin,filters,padding", POINTWISE_CASES)
+def test_pointwise_conv_split(cls, spatial, cin, filters, padding, gemm_rows, dtype,
+                              monkeypatch, split_spy, blas):
+    """The 1x1 path still chunks by GEMM_ROWS, but runs the chunks on the pool."""
+    monkeypatch.setattr(engine, "GEMM_ROWS", gemm_rows)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 10**9)  # plays no part here
+    rng = np.random.default_rng(62)
+    x = randn(rng, (3, *spatial, cin), dtype)
+    weights = [randn(rng, (1,) * len(spatial) + (cin, filters), dtype),
+               randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, 1, padding=padding, dtype=np.dtype(dtype).name)
+    check(run(layer, x, weights), conv_ref(x, *weights, 1, padding), dtype)
+    cells = 3 * math.prod(spatial)
+    assert split_spy.row_chunks == []  # the pointwise path, not im2col
+    [(total, slices)] = split_spy.chunks
+    assert total == cells
+    assert_even_chunks([sl.stop - sl.start for sl in slices], cells, 1, gemm_rows)
+    assert split_spy.tasks == [len(slices)] and len(slices) > 1
+    assert split_spy.states == []  # no scratch buffers to allocate
+    assert split_spy.threads and all(n.startswith("convviz") for n in split_spy.threads)
+    assert split_spy.calls["matmul"] == len(slices)
+    assert split_spy.blas_threads == [1] * len(slices)
+    assert_blas_restored(blas)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per_chunk,step", [(1, 1), (2, 2), (4, 3)])  # 4 of 5: 3 + 2
+@pytest.mark.parametrize("cls,spatial,cin,filters,ks,s,padding,op,d,path", TRANSPOSE_CASES)
+def test_conv_transpose_layer_split(cls, spatial, cin, filters, ks, s, padding, op, d, path,
+                                    per_chunk, step, dtype, monkeypatch, split_spy, blas):
+    """Batch chunks of about SPLIT_BYTES (columns, plus the output when scattered) on the
+    pool; the scatter-add runs inside each worker, not on a _parallel of its own."""
+    spy, rank, batch = split_spy, len(spatial), SPLIT_BATCH
+    ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
+    ops = (None,) * rank if op is None else as_tuple(op, rank)
+    out = tuple(conv_transpose_out_len(*a, padding, o) for a, o in zip(zip(spatial, ks, s, d), ops))
+    n_cells, K = math.prod(spatial), math.prod(ks)
+    per_sample = (n_cells * K + (0 if path == "tiled" else math.prod(out))) * filters
+    per_sample *= np.dtype(dtype).itemsize
+    monkeypatch.setattr(engine, "SPLIT_BYTES", per_chunk * per_sample)
+    rng = np.random.default_rng(63)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
+                                  dilation_rate=d, dtype=np.dtype(dtype).name)
+    got = run(layer, x, weights)
+    check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
+    assert got.shape[1:-1] == out
+    [(total, batch_chunks)] = spy.chunks
+    assert total == batch
+    assert batch_chunks == [slice(b, min(b + step, batch)) for b in range(0, batch, step)]
+    assert_even_chunks([bs.stop - bs.start for bs in batch_chunks], batch, per_sample,
+                       per_chunk * per_sample)
+    spy.assert_split(len(batch_chunks))
+    assert spy.calls["matmul"] == len(batch_chunks)
+    if path == "tiled":
+        assert spy.calls["copyto"] == len(batch_chunks)
+    assert_blas_restored(blas)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("crops,out_shape", TRANSPOSE_CROPS)
+def test_conv_transpose_direct_crops_split(crops, out_shape, use_bias, dtype, monkeypatch,
+                                           split_spy, blas):
+    batch = 5
+    x, kernel, bias, want = crops_case(crops, out_shape, use_bias, dtype, batch)
+    per_sample = (12 * 6 + math.prod(out_shape)) * 2 * np.dtype(dtype).itemsize
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 2 * per_sample)
+    got = engine.conv_transpose(x, kernel, (2, 3), (1, 1), crops, out_shape, bias=bias)
+    check(got, want, dtype)
+    [(_, batch_chunks)] = split_spy.chunks
+    assert batch_chunks == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    split_spy.assert_split(3)
+    assert_blas_restored(blas)
+
+
+# ---------------------------------------- one call of each matmul path, several chunks
+
+MATMUL_PATHS = ["conv", "pointwise", "transpose-tiled", "transpose-scatter"]
+
+
+def matmul_case(name, dtype=np.float32, batch=3):
+    """``(call, want)``: a call of one matmul path of the engine on ``batch`` samples, and its
+    reference.  With ``GEMM_ROWS = 12`` and ``TRANSPOSE_BYTES = 1``, the sequential path
+    takes chunks of 2 output rows (conv), 12 cells (pointwise), 1 sample (tiled) or THREADS
+    samples (scatter); with ``SPLIT_BYTES = 1`` the split path takes chunks of 1 output
+    row (conv), 12 cells (pointwise) or 1 sample (transposes)."""
+    rng = np.random.default_rng(64)
+    if name in ("conv", "pointwise"):
+        k = (3, 3) if name == "conv" else (1, 1)
+        x, kernel = randn(rng, (batch, 7, 6, 3), dtype), randn(rng, (*k, 3, 4), dtype)
+        bias = randn(rng, (4,), dtype)
+        pads = ((1, 1), (1, 1)) if name == "conv" else ((0, 0), (0, 0))
+        want = conv_ref(x, kernel, bias, 1, "same")
+        return lambda: engine.conv(x, kernel, (1, 1), pads, (1, 1), bias=bias), want
+    x, bias = randn(rng, (batch, 5, 4, 3), dtype), randn(rng, (2,), dtype)
+    if name == "transpose-tiled":
+        kernel = randn(rng, (2, 2, 2, 3), dtype)
+        want = conv_transpose_ref(x, kernel, bias, 2, "valid")
+        return lambda: engine.conv_transpose(x, kernel, (2, 2), (1, 1), (0, 0), (10, 8),
+                                             bias=bias), want
+    kernel = randn(rng, (3, 3, 2, 3), dtype)
+    want = conv_transpose_ref(x, kernel, bias, 2, "valid", (0, 0))[:, 1:11, 1:9]
+    return lambda: engine.conv_transpose(x, kernel, (2, 2), (1, 1), (1, 1), (10, 8),
+                                         bias=bias), want
+
+
+#: path -> number of chunks in split mode (constants of matmul_case)
+SPLIT_TASKS = {"conv": 21, "pointwise": 11, "transpose-tiled": 3, "transpose-scatter": 3}
+
+
+@pytest.mark.parametrize("path", MATMUL_PATHS)
+@pytest.mark.parametrize("reason", ["BLAS_SPLIT-off", "one-thread", "no-openblas"])
+def test_no_split_leaves_blas_alone(reason, path, monkeypatch, blas):
+    """Without BLAS_SPLIT, with THREADS == 1 or without OpenBLAS: the sequential path
+    (chunks as GEMM_ROWS / TRANSPOSE_BYTES say, not SPLIT_BYTES), every matmul with the
+    thread count found, which nothing sets."""
+    threads = 1 if reason == "one-thread" else 2
+    monkeypatch.setattr(engine, "BLAS_SPLIT", reason != "BLAS_SPLIT-off")
+    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 12)
+    monkeypatch.setattr(engine, "TRANSPOSE_BYTES", 1)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    spy = Spy(monkeypatch)  # made before _BLAS is hidden: it still reads the real count
+    if reason == "no-openblas":
+        monkeypatch.setattr(engine, "_BLAS", False)  # as if _blas_api() had found nothing
+    assert not engine._can_split()
+    call, want = matmul_case(path)
+    check(call(), want, np.float32)
+    assert blas.sets == [] and blas.get() == blas.start
+    assert spy.calls["matmul"] > 1
+    assert spy.blas_threads == [blas.start] * spy.calls["matmul"]
+    assert spy.states == []  # no worker allocated chunk buffers
+    if path == "conv":
+        assert spy.row_chunks == [expected_row_chunks(3, 7, 2, False)]
+    elif path == "pointwise":
+        assert spy.calls["matmul"] == 11
+    else:
+        per = 1 if path == "transpose-tiled" else threads
+        [(_, batch_chunks)] = spy.chunks
+        assert batch_chunks == [slice(b, min(b + per, 3)) for b in range(0, 3, per)]
+    if path == "transpose-scatter":  # the scatter-add of each chunk on THREADS threads
+        assert spy.tasks == [min(bs.stop - bs.start, threads) for bs in batch_chunks]
+    else:
+        assert spy.tasks == []
+
+
+@pytest.mark.parametrize("path", MATMUL_PATHS)
+def test_split_single_chunk_leaves_blas_alone(path, monkeypatch, split_spy, blas):
+    """A call that is one chunk (SPLIT_BYTES and GEMM_ROWS huge), or a transposed conv of one
+    sample, runs on the calling thread with BLAS's threads untouched."""
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 10**9)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 10**6)
+    call, want = matmul_case(path)
+    check(call(), want, np.float32)
+    assert split_spy.calls["matmul"] == 1
+    if path.startswith("transpose"):  # B == 1: never split, however small SPLIT_BYTES
+        monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+        call, want = matmul_case(path, batch=1)
+        check(call(), want, np.float32)
+        assert split_spy.calls["matmul"] == 2
+    assert split_spy.states == []  # no chunks on workers
+    if path == "transpose-scatter":  # the old path: the scatter-add on THREADS threads
+        assert split_spy.tasks == [2, 1]
+    else:
+        assert split_spy.tasks == [] and not split_spy.pool_used
+    assert split_spy.blas_threads == [blas.start] * split_spy.calls["matmul"]
+    assert blas.sets == [] and blas.get() == blas.start
+
+
+@pytest.mark.parametrize("fail", [1, 2, "last"])
+@pytest.mark.parametrize("path", MATMUL_PATHS)
+def test_split_restores_blas_threads_on_error(path, fail, monkeypatch, split_spy, blas):
+    """A task raising inside the pool: the error reaches the caller, BLAS's thread count is
+    back to what it was, and the next call splits (and restores) again."""
+    monkeypatch.setattr(engine, "GEMM_ROWS", 12)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    call, want = matmul_case(path)
+    split_spy.fail_matmul = SPLIT_TASKS[path] if fail == "last" else fail
+    with pytest.raises(ForcedError):
+        call()
+    assert_blas_restored(blas)
+    split_spy.fail_matmul = None
+    split_spy.blas_threads.clear()
+    split_spy.calls.clear()
+    check(call(), want, np.float32)
+    assert split_spy.calls["matmul"] == SPLIT_TASKS[path]
+    assert split_spy.blas_threads == [1] * SPLIT_TASKS[path]
+    assert_blas_restored(blas, splits=2)
+
+
+def test_split_concurrent_calls(monkeypatch, blas):
+    """Two Python threads making split calls at the same time: right results, and BLAS's
+    thread count back when both are done."""
+    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
+    monkeypatch.setattr(engine, "THREADS", 2)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 12)
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    cases = {path: matmul_case(path) for path in MATMUL_PATHS}
+    barrier, errors = threading.Barrier(2), []
+
+    def caller(paths):
+        try:
+            barrier.wait(10)
+            for _ in range(3):
+                for path in paths:
+                    call, want = cases[path]
+                    check(call(), want, np.float32)
+        except BaseException as e:  # noqa: BLE001 - reported in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=caller, args=(MATMUL_PATHS[i::2],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    assert blas.get() == blas.start and engine._BLAS_USERS == 0
+    assert blas.sets and blas.sets[-1] == blas.start
+    assert blas.sets[::2] == [1] * len(blas.sets[::2])  # set to 1, restored, set to 1, ...
+    assert blas.sets[1::2] == [blas.start] * len(blas.sets[1::2])
+
+
+# ---------------------------------------------------------------- _blas_split and _parallel
+
+
+@pytest.fixture
+def can_split(monkeypatch, blas):
+    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
+    monkeypatch.setattr(engine, "THREADS", 2)
+    assert engine._can_split()
+    return blas
+
+
+@pytest.mark.parametrize("leaves_first", ["first-in", "second-in"])
+def test_blas_split_overlapping_threads(leaves_first, can_split):
+    """Two threads inside ``_blas_split`` at once: BLAS goes to one thread when the first
+    enters and back to the count it found only when the last one leaves."""
+    blas = can_split
+    names = ("a", "b")
+    entered = {n: threading.Event() for n in names}
+    go = {n: threading.Event() for n in names}
+    left = {n: threading.Event() for n in names}
+    seen = {}
+
+    def user(name, after=None):
+        if after is not None:
+            after.wait(10)
+        with engine._blas_split(True) as split:
+            seen[name] = (split, blas.get())
+            entered[name].set()
+            go[name].wait(10)
+        seen[name + "-left"] = blas.get()
+        left[name].set()
+
+    a = threading.Thread(target=user, args=("a",))
+    b = threading.Thread(target=user, args=("b", entered["a"]))  # enters after a
+    a.start()
+    b.start()
+    try:
+        assert entered["a"].wait(10) and entered["b"].wait(10)
+        assert seen["a"] == seen["b"] == (True, 1)
+        assert blas.sets == [1] and engine._BLAS_USERS == 2  # set once, by the first
+        first, last = ("a", "b") if leaves_first == "first-in" else ("b", "a")
+        go[first].set()
+        assert left[first].wait(10)
+        assert seen[first + "-left"] == 1  # the other one is still inside
+        assert blas.get() == 1 and blas.sets == [1] and engine._BLAS_USERS == 1
+        go[last].set()
+        assert left[last].wait(10)
+        assert seen[last + "-left"] == blas.start
+    finally:
+        for n in names:
+            go[n].set()
+        a.join(10)
+        b.join(10)
+    assert_blas_restored(blas)
+
+
+def test_blas_split_nested_and_raising(can_split):
+    """Nested in one thread, the inner block raising: the count stays at one thread until
+    the outer block ends, then is restored; the counter of users is back to zero."""
+    blas = can_split
+    with engine._blas_split(True) as outer:
+        assert outer and blas.get() == 1
+        with pytest.raises(ForcedError), engine._blas_split(True) as inner:
+            assert inner and blas.get() == 1 and engine._BLAS_USERS == 2
+            raise ForcedError
+        assert blas.get() == 1 and engine._BLAS_USERS == 1
+    assert_blas_restored(blas)
+    with pytest.raises(ForcedError), engine._blas_split(True):
+        raise ForcedError
+    assert_blas_restored(blas, splits=2)
+
+
+@pytest.mark.parametrize("reason", ["not-wanted", "BLAS_SPLIT-off", "one-thread", "no-openblas"])
+def test_blas_split_declined(reason, monkeypatch, can_split):
+    blas = can_split
+    wanted = reason != "not-wanted"
+    if reason == "BLAS_SPLIT-off":
+        monkeypatch.setattr(engine, "BLAS_SPLIT", False)
+    elif reason == "one-thread":
+        monkeypatch.setattr(engine, "THREADS", 1)
+    elif reason == "no-openblas":
+        monkeypatch.setattr(engine, "_BLAS", False)
+    with engine._blas_split(wanted) as split:
+        assert split is False
+        assert blas.get() == blas.start and engine._BLAS_USERS == 0
+    assert blas.sets == [] and blas.get() == blas.start
+
+
+@pytest.mark.parametrize("threads,ntasks", [(1, 5), (2, 1), (2, 0), (2, 7), (3, 8)])
+def test_parallel_state_per_worker(threads, ntasks, monkeypatch):
+    """Each worker calls ``state()`` once and gets its values after every task's own
+    arguments; every task runs once; one worker runs on the calling thread."""
+    monkeypatch.setattr(engine, "THREADS", threads)
+    lock, states, ran = threading.Lock(), [], []
+
+    def state():
+        mine = []
+        with lock:
+            states.append((threading.current_thread().name, mine))
+        return mine, "tag"
+
+    def fn(i, square, mine, tag):
+        assert tag == "tag" and square == i * i
+        mine.append(i)
+        with lock:
+            ran.append(i)
+
+    engine._parallel(fn, [(i, i * i) for i in range(ntasks)], state)
+    assert sorted(ran) == list(range(ntasks))
+    workers = min(threads, ntasks)
+    assert len(states) == workers
+    assert sorted(i for _, mine in states for i in mine) == list(range(ntasks))
+    here = threading.current_thread().name
+    if workers == 1:
+        assert states[0][0] == here
+    else:
+        assert all(name.startswith("convviz") for name, _ in states)
+
+
+def test_parallel_raises_the_task_error(monkeypatch):
+    monkeypatch.setattr(engine, "THREADS", 2)
+
+    def fn(i):
+        if i == 3:
+            raise ForcedError(i)
+
+    with pytest.raises(ForcedError):
+        engine._parallel(fn, [(i,) for i in range(6)])
+
+
+@pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize("threads", [2, 3])
+def test_parallel_stops_starting_tasks_after_a_failure(threads, trial, monkeypatch):
+    """After a task raises, no worker starts another one, and ``_parallel`` returns only
+    when every running task has finished: no task of a failed call runs after it
+    returns (it would write into an output the caller has dropped, with the BLAS
+    threads already restored)."""
+    monkeypatch.setattr(engine, "THREADS", threads)
+    started, finished = [], []
+    other, lock = threading.Event(), threading.Lock()
+
+    def fn(i):
+        with lock:
+            started.append(i)
+        try:
+            if i == 0:  # fails while another worker runs its first task
+                other.wait(2)
+                raise ForcedError(i)
+            other.set()
+            threading.Event().wait(0.2)
+        finally:
+            with lock:
+                finished.append(i)
+
+    with pytest.raises(ForcedError):
+        engine._parallel(fn, [(i,) for i in range(50)])
+    done = sorted(started)
+    assert sorted(finished) == done  # every task that started has finished
+    threading.Event().wait(0.3)
+    assert sorted(started) == done  # and nothing started after the call returned
+    assert set(done) <= set(range(threads))  # only the workers' first tasks ever ran
