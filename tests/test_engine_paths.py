@@ -424,13 +424,35 @@ def conv_geometry(spatial, ks, s, padding, d):
     return ks, s, d, out, pads
 
 
+def check_conv_layer(batch, spatial, cin, filters, ks, s, padding, d, groups, dtype, seed):
+    """Run ``Conv{rank}D`` with bias on random data, compare with the loop reference;
+    return the input."""
+    rng = np.random.default_rng(seed)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, f"Conv{len(spatial)}D")(
+        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        dtype=np.dtype(dtype).name,
+    )
+    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+    return x
+
+
+def assert_conv_gather(spy, x, matmuls, take, single_vector_runs, chunks, padded):
+    """The gather that was asked for ran once per matmul (see :func:`assert_gather`);
+    window views are of the padded slab buffer, or of ``x`` itself (handed on uncopied)."""
+    if assert_gather(spy, matmuls, take, single_vector_runs):
+        assert len(spy.window_bases) >= chunks
+        assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
 @pytest.mark.parametrize("mode", list(CONV_MODES))
 @pytest.mark.parametrize("spatial,cin,filters,ks,s,padding,d,groups", CONV_CASES)
 def test_conv_layer_chunked(spatial, cin, filters, ks, s, padding, d, groups, mode, take,
                             dtype, monkeypatch, spy):
-    rank, batch = len(spatial), 3
+    batch = 3
     ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
     consts, step, whole = CONV_MODES[mode](math.prod(out), math.prod(out[1:]))
     if take:  # groups stay unmerged: one gather of channel vectors per group
@@ -439,14 +461,7 @@ def test_conv_layer_chunked(spatial, cin, filters, ks, s, padding, d, groups, mo
         consts.update(TAKE_BYTES=10**9)
     for name, value in consts.items():
         monkeypatch.setattr(engine, name, value)
-    rng = np.random.default_rng(10)
-    x = randn(rng, (batch, *spatial, cin), dtype)
-    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
-    layer = getattr(convviz, f"Conv{rank}D")(
-        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
-        dtype=np.dtype(dtype).name,
-    )
-    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+    x = check_conv_layer(batch, spatial, cin, filters, ks, s, padding, d, groups, dtype, 10)
 
     # the chunks really are the ones this mode asks for
     [chunk_list] = spy.row_chunks
@@ -463,10 +478,8 @@ def test_conv_layer_chunked(spatial, cin, filters, ks, s, padding, d, groups, mo
     per_chunk = merged_groups(groups, filters // groups, engine.MIN_GROUP_FILTERS)
     matmuls = len(chunk_list) * per_chunk
     assert spy.calls["matmul"] == matmuls
-    viewed = assert_gather(spy, matmuls, take, per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
-    if viewed:  # windows of the padded slab buffer, or of x itself (handed on uncopied)
-        assert len(spy.window_bases) >= len(chunk_list)
-        assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+    assert_conv_gather(spy, x, matmuls, take, per_chunk > 1 or d[-1] > 1 or ks[-1] == 1,
+                       len(chunk_list), padded)
 
 
 @pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
@@ -979,7 +992,7 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
                           monkeypatch, split_spy, blas):
     """Chunks of about SPLIT_BYTES of columns (GEMM_ROWS is 1 and plays no part) on the
     pool's threads, each worker with its own buffers and BLAS on one thread."""
-    spy, rank, batch = split_spy, len(spatial), SPLIT_BATCH
+    spy, batch = split_spy, SPLIT_BATCH
     ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
     if take:  # groups stay unmerged: one gather of channel vectors per group
         monkeypatch.setattr(engine, "TAKE_BYTES", 1)
@@ -992,14 +1005,7 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
     split_bytes, step, whole = SPLIT_MODES[mode](row, out[0])
     assert out[0] >= 3 and split_bytes < engine.CHUNK_BYTES
     monkeypatch.setattr(engine, "SPLIT_BYTES", split_bytes)
-    rng = np.random.default_rng(60)
-    x = randn(rng, (batch, *spatial, cin), dtype)
-    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
-    layer = getattr(convviz, f"Conv{rank}D")(
-        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
-        dtype=np.dtype(dtype).name,
-    )
-    check(run(layer, x, weights), conv_ref(x, *weights, s, padding, d, groups), dtype)
+    x = check_conv_layer(batch, spatial, cin, filters, ks, s, padding, d, groups, dtype, 60)
 
     [chunk_list] = spy.row_chunks
     assert chunk_list == expected_row_chunks(batch, out[0], step, whole)
@@ -1018,11 +1024,8 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
     assert len(spy.fills) == (len(chunk_list) if padded else 0)
     if padded:  # each worker fills its own slab buffer
         assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
-    viewed = assert_gather(spy, spy.calls["matmul"], take,
-                           per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
-    if viewed:
-        assert len(spy.window_bases) >= len(chunk_list)
-        assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
+    assert_conv_gather(spy, x, spy.calls["matmul"], take,
+                       per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
     assert_blas_restored(blas)
 
 
