@@ -183,6 +183,24 @@ def _blas_split(wanted: bool):
                 put(_BLAS_SAVED)
 
 
+def _matmul_chunks(fn, tasks, state=None, split=True, **serial) -> None:
+    """Run ``fn(*task, *state())`` for every chunk of a matmul-bound kernel.
+
+    On :data:`THREADS` worker threads with BLAS on one thread (:func:`_blas_split`) when
+    ``split`` and :func:`_can_split` allow it and there are several chunks; else one
+    chunk after another on this thread, with one ``state()`` and the keyword arguments
+    ``serial`` (e.g. to let the chunk use threads of its own).
+    """
+    tasks = list(tasks)
+    with _blas_split(split and len(tasks) > 1) as on_workers:
+        if on_workers:
+            _parallel(fn, tasks, state)
+        else:
+            extra = () if state is None else tuple(state())
+            for task in tasks:
+                fn(*task, *extra, **serial)
+
+
 # ----------------------------------------------------------------------------- padding
 def pad(x: np.ndarray, pads) -> np.ndarray:
     """Zero-pad (positive) or crop (negative) the spatial axes of ``x``.
@@ -400,13 +418,8 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
             if bias is not None:
                 y2[sl] += bias
 
-        tasks = [(sl,) for sl in _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item)]
-        with _blas_split(len(tasks) > 1) as split:
-            if split:
-                _parallel(pointwise, tasks)
-            else:
-                for task in tasks:
-                    pointwise(*task)
+        chunks = _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item)
+        _matmul_chunks(pointwise, [(sl,) for sl in chunks])
         return y
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
@@ -485,14 +498,8 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         return (np.empty(rows_max * KC, dtype=dtype),
                 np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None)
 
-    tasks = [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)]
-    with _blas_split(split and len(tasks) > 1) as split:
-        if split:
-            _parallel(work, tasks, buffers)
-        else:
-            bufs = buffers()
-            for task in tasks:
-                work(*task, *bufs)
+    _matmul_chunks(work, [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)], buffers,
+                   split)
     return y
 
 
@@ -669,13 +676,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     def buffers():
         return (np.empty(nb_max * cols_per_sample, dtype=x.dtype),)
 
-    with _blas_split(split and len(tasks) > 1) as split:
-        if split:
-            _parallel(chunk, tasks, buffers)
-        else:
-            cols_buf = buffers()[0]
-            for (bs,) in tasks:
-                chunk(bs, cols_buf, threads=True)
+    _matmul_chunks(chunk, tasks, buffers, split, threads=True)
     return y
 
 
