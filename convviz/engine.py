@@ -31,8 +31,10 @@ from .geometry import effective_kernel, prod
 #: Upper bound for the temporary buffers of one chunk (im2col columns, scatter cols).
 CHUNK_BYTES = 48 * 2**20
 
-#: Preferred rows (output cells) per im2col matmul: the columns of one chunk then stay
-#: in L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
+#: Preferred rows (output cells) per matmul when chunks run one after another with BLAS
+#: on all its threads (im2col without :data:`BLAS_SPLIT`, tiled transposed convs), and
+#: per chunk of a 1x1 convolution in either mode: the columns of one chunk then stay in
+#: L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
 GEMM_ROWS = 4096
 
 #: Groups with fewer filters are merged into block-diagonal matmuls of at least this many
@@ -54,11 +56,12 @@ TAKE_BYTES = 64
 #: 128 KiB 2x slower).
 CACHE_BYTES = 2 * 2**20
 
-#: Target bytes (GEMM columns + scatter buffer) of one batch chunk of a transposed conv.
+#: Target bytes (GEMM columns + scatter buffer) of one batch chunk of a transposed conv
+#: whose chunks run one after another (without :data:`BLAS_SPLIT`).
 TRANSPOSE_BYTES = 16 * 2**20
 
-#: Worker threads for the memory-bound kernels (NumPy ufuncs release the GIL; the matmuls
-#: already run on all cores inside OpenBLAS).
+#: Worker threads for the memory-bound kernels and, with :data:`BLAS_SPLIT`, for the
+#: chunks of the matmul-bound ones (NumPy ufuncs, copies and BLAS calls release the GIL).
 THREADS = max(1, min(os.cpu_count() or 1, 8))
 
 _POOL: ThreadPoolExecutor | None = None
