@@ -41,7 +41,8 @@ GEMM_ROWS = 4096
 #: (0: never merge).  Measured with single-threaded matmuls on worker threads, 64
 #: channels in and out on 56x56: 16 beats 32 and 8 for 4, 8, 16 and 32 groups (groups=4,
 #: 16 filters each, unmerged: 20 ms vs 27 ms merged in pairs); tiny groups (2 filters)
-#: unmerged are 7x slower.
+#: unmerged are 7x slower.  Without :data:`BLAS_SPLIT` (MKL, Accelerate) 32 measured best
+#: in session 3; 16 is kept there too, untuned.
 MIN_GROUP_FILTERS = 16
 
 #: When a kernel row's taps are not adjacent in memory (dilation along the last axis, or
@@ -72,7 +73,8 @@ def _parallel(fn, tasks, state=None) -> None:
 
     With ``state``, each worker first calls ``state()`` once (e.g. to allocate its own
     scratch buffers) and then runs ``fn(*task, *state_value)``.  If a task raises, no
-    new task starts, the running ones finish, and the first error is raised here.
+    new task starts, the running ones finish, and the error of the first worker (in
+    submission order) that failed is raised here.
     """
     global _POOL
     tasks = list(tasks)
@@ -99,10 +101,15 @@ def _parallel(fn, tasks, state=None) -> None:
         if tasks:
             worker()
         return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="convviz")
+    with _BLAS_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="convviz")
     futures = [_POOL.submit(worker) for _ in range(n)]
-    wait(futures)  # every worker has stopped before the first error is raised
+    try:
+        wait(futures)  # every worker has stopped before the first error is raised
+    except BaseException:  # e.g. KeyboardInterrupt: start no further task
+        failed.append(True)
+        raise
     for f in futures:
         f.result()
 
@@ -135,25 +142,32 @@ def _blas_api():
     OpenBLAS) are left alone: the convolutions then use BLAS's own threads.
     """
     global _BLAS
-    if _BLAS is None:
-        _BLAS = False
-        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-        for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for name in ("scipy_openblas_{}64_", "openblas_{}64_", "openblas_{}"):
-                try:
-                    get = getattr(lib, name.format("get_num_threads"))
-                    put = getattr(lib, name.format("set_num_threads"))
-                except AttributeError:
-                    continue
-                get.restype, get.argtypes = ctypes.c_int, []
-                put.restype, put.argtypes = None, [ctypes.c_int]
-                _BLAS = (get, put)
-                return _BLAS
+    with _BLAS_LOCK:
+        if _BLAS is None:
+            _BLAS = _find_blas()
     return _BLAS
+
+
+def _find_blas():
+    # Only a library this process has already loaded (RTLD_NOLOAD): a stray copy in
+    # numpy.libs would have its own thread pool, and setting it would not affect NumPy.
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
+    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path, mode=mode) if mode else ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_{}64_", "openblas_{}64_", "openblas_{}"):
+            try:
+                get = getattr(lib, name.format("get_num_threads"))
+                put = getattr(lib, name.format("set_num_threads"))
+            except AttributeError:
+                continue
+            get.restype, get.argtypes = ctypes.c_int, []
+            put.restype, put.argtypes = None, [ctypes.c_int]
+            return (get, put)
+    return False
 
 
 def _can_split() -> bool:
@@ -385,8 +399,9 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     least :data:`TAKE_BYTES` long, it is a single ``np.take`` of channel vectors (one
     index per output cell and tap) instead.  Each group is gathered from its own
     channel slice and multiplied into its own filters, so grouped convolutions cost no
-    more than their own FLOPs (merged in block-diagonal pairs when narrower than
-    :data:`MIN_GROUP_FILTERS`).  A 1x1 convolution needs no columns at all.
+    more than their own FLOPs (groups narrower than :data:`MIN_GROUP_FILTERS` are merged
+    into block-diagonal matmuls at least that wide).  A 1x1 convolution needs no columns
+    at all: it is chunked by :data:`GEMM_ROWS` cells in either mode.
 
     Parameters
     ----------
@@ -448,7 +463,9 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     KC = K * cg
     inner = prod(out_shape[1:])  # output cells per row of the first output axis
     per_row = inner * KC * item
-    split = _can_split()
+    # On workers only while THREADS rows of columns fit CHUNK_BYTES: every worker has a
+    # column buffer of its own, and THREADS chunks of huge rows would multiply the peak.
+    split = _can_split() and THREADS * per_row <= CHUNK_BYTES
     target = SPLIT_BYTES if split else GEMM_ROWS * KC * item
     chunks = list(_row_chunks(B, out_shape[0], per_row, max(target, per_row)))
     span = [len(range(*rs.indices(out_shape[0]))) for _, rs in chunks]
@@ -666,7 +683,10 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     # SPLIT_BYTES when chunks run on worker threads, else of GEMM_ROWS input cells
     # (tiled) or TRANSPOSE_BYTES (scattered, THREADS samples at least).
     per_sample = cols_per_sample * item + (0 if tiled else prod(out_shape) * filters * item)
-    split = _can_split() and B > 1
+    # On workers only while THREADS samples of columns fit CHUNK_BYTES: every worker has
+    # a buffer of its own, at least a sample (never split), and THREADS huge samples
+    # would multiply the peak memory.
+    split = _can_split() and B > 1 and THREADS * cols_per_sample * item <= CHUNK_BYTES
     if split:
         target = SPLIT_BYTES
     elif tiled:

@@ -980,7 +980,7 @@ SPLIT_MODES = {
     "two-samples": lambda row, rows: (2 * rows * row, 2, True),  # 2 + 2 + 1
     "four-samples": lambda row, rows: (4 * rows * row + row, 3, True),  # evened: 3 + 2
     "half-sample": lambda row, rows: ((rows - 1) * row, -(-rows // 2), False),  # 2 per sample
-    "one-row": lambda row, rows: (row - 1, 1, False),  # less than a row: one row per chunk
+    "one-row": lambda row, rows: (row, 1, False),  # exactly one row per chunk
 }
 
 
@@ -1437,3 +1437,23 @@ def test_parallel_stops_starting_tasks_after_a_failure(threads, trial, monkeypat
     threading.Event().wait(0.3)
     assert sorted(started) == done  # and nothing started after the call returned
     assert set(done) <= set(range(threads))  # only the workers' first tasks ever ran
+
+
+@pytest.mark.parametrize("path", ["conv", "transpose-tiled", "transpose-scatter"])
+def test_split_declined_when_worker_buffers_would_exceed_chunk_bytes(path, monkeypatch,
+                                                                      split_spy, blas):
+    """Every worker has a column buffer of its own of at least one output row (conv) or one
+    sample (transposed): when THREADS of those exceed CHUNK_BYTES the call runs its chunks
+    in turn instead, so the peak memory stays what the sequential path needs."""
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
+    call, want = matmul_case(path)
+    # conv: a row is 6 cells x 27 columns; transposed: a sample is 20 cells x (4 taps, or
+    # 9) x 2 filters; all float32.  One byte less than THREADS of them:
+    unit = {"conv": 6 * 27, "transpose-tiled": 20 * 4 * 2, "transpose-scatter": 20 * 9 * 2}
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 2 * unit[path] * 4 - 1)
+    check(call(), want, np.float32)
+    assert split_spy.states == [] and blas.sets == []  # in turn, BLAS untouched
+    assert split_spy.blas_threads == [blas.start] * split_spy.calls["matmul"]
+    monkeypatch.setattr(engine, "CHUNK_BYTES", 2 * unit[path] * 4)  # exactly fits: split
+    check(call(), want, np.float32)
+    assert split_spy.states and blas.sets
