@@ -783,6 +783,20 @@ TRANSPOSE_CASES = [
 ]
 
 
+def check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
+                               dtype, seed):
+    """Run the transposed layer ``cls`` with bias on random data, compare with the loop
+    reference, and check its output size is ``out``."""
+    rng = np.random.default_rng(seed)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
+                                  dilation_rate=d, dtype=np.dtype(dtype).name)
+    got = run(layer, x, weights)
+    check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
+    assert got.shape[1:-1] == out
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("per_chunk", [1, 2])
@@ -804,14 +818,8 @@ def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding
         per_sample = (n_cells * K + math.prod(out)) * filters * item
         monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
     monkeypatch.setattr(engine, "THREADS", threads)
-    rng = np.random.default_rng(30)
-    x = randn(rng, (batch, *spatial, cin), dtype)
-    weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
-    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
-                                  dilation_rate=d, dtype=np.dtype(dtype).name)
-    got = run(layer, x, weights)
-    check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
-    assert got.shape[1:-1] == out
+    check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
+                               dtype, 30)
     [(total, batch_chunks)] = spy.chunks
     assert total == batch
     assert batch_chunks == [slice(b, min(b + per_chunk, batch)) for b in range(0, batch, per_chunk)]
@@ -1091,14 +1099,8 @@ def test_conv_transpose_layer_split(cls, spatial, cin, filters, ks, s, padding, 
     per_sample = (n_cells * K + (0 if path == "tiled" else math.prod(out))) * filters
     per_sample *= np.dtype(dtype).itemsize
     monkeypatch.setattr(engine, "SPLIT_BYTES", per_chunk * per_sample)
-    rng = np.random.default_rng(63)
-    x = randn(rng, (batch, *spatial, cin), dtype)
-    weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
-    layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
-                                  dilation_rate=d, dtype=np.dtype(dtype).name)
-    got = run(layer, x, weights)
-    check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
-    assert got.shape[1:-1] == out
+    check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
+                               dtype, 63)
     [(total, batch_chunks)] = spy.chunks
     assert total == batch
     assert batch_chunks == [slice(b, min(b + step, batch)) for b in range(0, batch, step)]
