@@ -105,18 +105,25 @@ class Spec:
 
 
 def sample_input(spec: Spec, seed: int = 0) -> np.ndarray:
-    """Small integers (0..4) in the spec's input shape, float32, deterministic."""
+    """Small integers (1..4) in the spec's input shape, float32, deterministic.
+
+    Never 0, so a real input cell can always be told from a padding cell or an inserted
+    zero, and no row or column of the input is all zeros.
+    """
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 5, size=spec.input_shape).astype(np.float32)
+    return rng.integers(1, 5, size=spec.input_shape).astype(np.float32)
 
 
 def sample_weights(layer, seed: int = 1) -> list:
-    """Integer weights for ``layer``: kernels in {-1, 0, 1, 2}, biases 0 (easy to add by eye)."""
+    """Integer weights for ``layer``: kernels in {-1, 0, 1, 2}, biases in {-1, 1, 2}.
+
+    Small enough to add by eye; the bias is never 0, so its term in the arithmetic shows.
+    """
     rng = np.random.default_rng(seed)
     out = []
     for w in layer.get_weights():
         if w.ndim == 1:
-            out.append(np.zeros_like(w))
+            out.append(rng.choice(np.array([-1, 1, 2]), size=w.shape).astype(w.dtype))
         else:
             out.append(rng.integers(-1, 3, size=w.shape).astype(w.dtype))
     return out
