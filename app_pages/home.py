@@ -10,7 +10,8 @@ st.plotly_chart(example.figure, key="home.chart", config=controls.PLOTLY_CONFIG,
 st.caption(
     f"`{example.shape.keras_call}` on a 5x5 input: press ▶ play or drag the step slider. "
     "The orange window reads 3x3 cells, the grey ring is the zero padding that "
-    "`padding=\"same\"` adds (the odd cell at the end), and every output cell shows its sum."
+    "`padding=\"same\"` adds, and each output cell appears once it is written, with the "
+    "arithmetic under the grids. The key above the grids names every colour."
 )
 st.markdown(
     "convviz draws what each Keras 3 convolution-family layer does: every window position, "
@@ -18,7 +19,5 @@ st.markdown(
     "filled in. The same NumPy engine computes full-size batched inputs exactly as Keras 3 "
     "does (same arguments, weights, shapes and error messages)."
 )
-st.subheader("How to read the colours")
-controls.legend()
 st.subheader("Every layer, by page")
 controls.layer_map()

@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         "animate", allow_abbrev=False, help="write a GIF, MP4 or PNG of a layer's trace",
         description="Render the layer's trace (one frame per output cell; per input cell "
         "with --view scatter) to FILE: .gif, .mp4 (needs ffmpeg) or .png (one --step). "
-        "--filters defaults to 1 here (the animation draws output channel 0).",
+        "--filters defaults to 1 here; --filter picks the filter whose kernel and arithmetic "
+        "are drawn.",
         epilog="example: convviz animate Conv2D --input 5x5 --kernel-size 3 --strides 2 "
         "--padding same -o conv.gif")
     _add_layer_options(animate)
@@ -424,15 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--view", choices=("gather", "scatter"), default="gather",
                      help="scatter: one frame per input cell (transposed convolutions)")
     out.add_argument("--numbers", action="store_true",
-                     help="draw the integer sample values (channel 0) in the cells")
+                     help="write the integer sample values, weights and each step's arithmetic")
+    out.add_argument("--reveal", action="store_true",
+                     help="show every output value from the first frame (default: cells fill "
+                          "in as they are written)")
+    out.add_argument("--filter", type=int, default=0, metavar="F",
+                     help="the filter (output channel) whose kernel and arithmetic are drawn "
+                          "(default 0)")
     out.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
     out.add_argument("--max-frames", type=int, default=None, metavar="N",
                      help="most frames; longer traces are subsampled evenly, keeping the "
-                          "first and last step (default 120)")
+                          "first and last step (default 300, 120 for 3D: the app's cap)")
     out.add_argument("--step", type=int, default=0, metavar="N",
                      help="the step drawn into a .png (0-based, default 0)")
     out.add_argument("--cell-px", type=int, default=None, metavar="PX",
-                     help="size of a cell in pixels (default 40)")
+                     help="size of a cell in pixels (default 44; large inputs shrink it)")
 
     gallery = sub.add_parser(
         "gallery", allow_abbrev=False, help="write the convolution-arithmetic gallery",
@@ -497,8 +504,9 @@ def cmd_animate(args, extras) -> int:
     spec = animation_spec(args, extras)
     path = Path(args.output)
     options = {"view": args.view, "numbers": args.numbers, "fps": args.fps,
-               "max_frames": args.max_frames or export.MAX_FRAMES, "step": args.step,
-               "cell_px": args.cell_px or export.CELL_PX}
+               "max_frames": args.max_frames, "step": args.step,
+               "cell_px": args.cell_px or export.CELL_PX, "reveal": args.reveal,
+               "filter": args.filter}
     if path.suffix.lower() not in export.FORMATS:
         raise CLIError(f"cannot tell the format of {str(path)!r}: use one of "
                        f"{', '.join(export.FORMATS)}.")

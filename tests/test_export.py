@@ -11,6 +11,7 @@ from PIL import Image
 import convviz
 from convviz import catalog, demo, export
 from convviz.demo import Spec
+from convviz.viz import scene
 
 SAME = Spec("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 2, "padding": "same"},
             spatial=(5, 5))
@@ -150,11 +151,19 @@ def test_scatter_numbers_are_running_sums():
     spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
                                     "padding": "same"}, spatial=(3, 3), channels=2)
     sample = demo.run(spec)
-    r = export._Renderer(sample, view="scatter", numbers=True)
-    flat, vals = r.s_idx.reshape(-1), r.s_val.reshape(-1)
-    ok = flat >= 0
-    total = np.bincount(flat[ok], weights=vals[ok], minlength=36).reshape(6, 6)
-    np.testing.assert_allclose(total, sample.channel_plane(sample.y), atol=1e-4)
+    painter = export.ScenePainter(scene.build(sample, view="scatter", numbers=True))
+    out = painter.scene.panel("out0")
+    drawn = {}
+    artists = painter.artists(len(painter) - 1)  # the last step: every input cell scattered
+    for a in artists:
+        if hasattr(a, "get_text") and a.get_text() and "step" not in a.get_text():
+            x, y = a.get_position()
+            if out.origin[0] <= x < out.origin[0] + 6 and out.origin[1] <= y < out.origin[1] + 6:
+                drawn[(int(y - out.origin[1]), int(x - out.origin[0]))] = float(a.get_text())
+    for a in artists:
+        a.remove()
+    y = sample.channel_plane(sample.y)
+    assert drawn == {(r, c): pytest.approx(float(y[r, c])) for r in range(6) for c in range(6)}
 
 
 def test_pre_padding_is_zero_padding_then_the_layer():

@@ -12,21 +12,21 @@ from hypothesis import strategies as st
 
 import convviz
 from convviz.demo import Spec, run
-from convviz.viz import figures, schema, view
+from convviz.viz import figures, scene, schema, view
 
 
 def _frames(fig):
     return fig.to_dict()["frames"]
 
 
-def _window_cells(frame_or_layout, ref="x"):
-    """Cells outlined in subplot ``ref`` by the window rectangles (solid orange/purple)."""
-    shapes = frame_or_layout["shapes"]
-    return sorted(
-        (round((s["x0"] + s["x1"]) / 2), round((s["y0"] + s["y1"]) / 2)) for s in shapes
-        if s["xref"] == ref and s["line"].get("color") in
-        (figures.COLORS["window"], figures.COLORS["window_pad"]) and s["line"].get("dash") is None
-    )
+def _boxes(fig, frame, role):
+    """Canvas cells of the box trace ``role`` in a Plotly frame (or the figure itself)."""
+    k = figures.BOX_ROLES.index(role)
+    if frame is None:
+        trace = fig.data[fig._dynamic[k]]
+        return sorted(zip(map(int, trace.x), map(int, trace.y)))
+    data = frame["data"][k]
+    return sorted(zip(map(int, data["x"]), map(int, data["y"])))
 
 
 CASES = [
@@ -42,39 +42,54 @@ CASES = [
 ]
 
 
+def _expected_window(v, i):
+    """Canvas cells of step i's taps on every input panel, from the trace alone."""
+    trace = v.sample.trace
+    st_ = trace.step(i)
+    keep = st_.weight != 0
+    # the input grid starts at the lowest coordinate drawn: padding (lo > 0) or 0 (cropping)
+    grid_lo = np.maximum(np.array([a.lo for a in trace.axes]), 0)
+    cells = st_.coords[keep] + grid_lo
+    out = []
+    for p in v.scene.panels:
+        if p.kind == "input":
+            x, y = figures.plane(cells, p.shape)
+            out += list(zip((x + p.origin[0]).tolist(), (y + p.origin[1]).tolist()))
+    return sorted(out)
+
+
 @pytest.mark.parametrize("spec", CASES, ids=lambda s: s.name)
 def test_one_frame_per_step_and_window_equals_trace(spec):
-    sample = run(spec)
-    trace = sample.trace
-    fig = figures.animation_figure(trace, sample.channel_plane(sample.x))
-    frames = _frames(fig)
-    assert len(frames) == len(trace)
-    lo = np.array([a.lo for a in trace.axes])
+    v = view.build(spec)
+    trace = v.sample.trace
+    frames = _frames(v.figure)
+    assert len(frames) == len(trace) == v.steps
     for frame in frames:
         i = int(frame["name"])
-        st_ = trace.step(i)
-        keep = st_.weight != 0
-        x, y = figures.plane(st_.coords[keep] + lo, trace.padded_shape)
-        assert _window_cells(frame["layout"]) == sorted(zip(x.tolist(), y.tolist()))
-        ox, oy = figures.plane(np.array([st_.out_index]), trace.out_shape)
-        current = [s for s in frame["layout"]["shapes"]
-                   if s["xref"] == "x2" and s["line"].get("width") == 4]
-        assert [(round(s["x0"] + 0.5), round(s["y0"] + 0.5)) for s in current] == [(ox[0], oy[0])]
+        window = sorted(_boxes(v.figure, frame, "tap") + _boxes(v.figure, frame, "tap_pad"))
+        assert window == _expected_window(v, i)
+        o = trace.step(i).out_index
+        current = []
+        for p in v.scene.panels:
+            if p.kind == "output":
+                x, y = figures.plane(np.array([o]), p.shape)
+                current.append((int(x[0] + p.origin[0]), int(y[0] + p.origin[1])))
+        assert _boxes(v.figure, frame, "current") == sorted(current)
 
 
-def test_dilation_gaps_are_drawn_as_dotted_cells():
-    sample = run(Spec("Conv2D", {"filters": 1, "kernel_size": 2, "dilation_rate": 3}, (5, 5)))
-    frame = _frames(figures.animation_figure(sample.trace))[0]
-    dotted = [s for s in frame["layout"]["shapes"] if s["line"].get("dash") == "dot"]
-    assert len(dotted) == len(sample.trace.step(0).gaps) == 16 - 4
+def test_dilation_gaps_are_drawn_as_gap_cells():
+    v = view.build(Spec("Conv2D", {"filters": 1, "kernel_size": 2, "dilation_rate": 3}, (5, 5)))
+    frame = _frames(v.figure)[0]
+    assert len(_boxes(v.figure, frame, "gap")) == len(v.sample.trace.step(0).gaps) == 16 - 4
 
 
 def test_frames_are_subsampled_beyond_the_limit_with_first_and_last_kept():
-    sample = run(Spec("UpSampling2D", {"size": 2}, (16, 16)))
-    frames = _frames(figures.animation_figure(sample.trace, max_frames=50))
-    names = [int(f["name"]) for f in frames]
-    assert len(names) == 50 and names[0] == 0 and names[-1] == len(sample.trace) - 1
-    assert names == sorted(set(names))
+    spec = Spec("UpSampling2D", {"size": 2}, (16, 16))
+    v = view.build(spec, max_frames=50)
+    names = [int(f["name"]) for f in _frames(v.figure)]
+    assert len(names) == 50 and names[0] == 0 and names[-1] == len(v.sample.trace) - 1
+    assert names == sorted(set(names)) and v.subsampled
+    assert any("50 of 1024 steps" in n for n in v.scene.notices)
 
 
 @given(st.integers(1, 5000), st.integers(2, 400))
@@ -86,23 +101,33 @@ def test_frame_indices(steps, limit):
 
 
 def test_figure_serialises_and_at_step_moves_window_without_rebuilding_frames():
-    sample = run(CASES[0])
-    fig = figures.animation_figure(sample.trace)
+    v = view.build(CASES[0])
+    fig = v.figure
     moved = fig.at_step(5)
     assert moved.raw_frames is fig.raw_frames
     d = moved.to_dict()
     assert d["layout"]["sliders"][0]["active"] == 5
-    assert _window_cells(d["layout"]) == _window_cells(d["frames"][5]["layout"])
+    assert _boxes(moved, None, "tap") == _boxes(moved, d["frames"][5], "tap")
+    assert _boxes(moved, None, "tap") != _boxes(fig, None, "tap")
     json.loads(pio.to_json(d, validate=False))
 
 
-def test_scatter_figure_has_one_frame_per_input_cell_and_the_overlap_counts():
-    layer = convviz.Conv2DTranspose(1, 3, strides=2)
-    scatter = layer.trace((1, 3, 3, 1), view="scatter")
-    fig = figures.scatter_figure(scatter)
-    assert len(_frames(fig)) == 9
-    z = np.array(fig.data[1].z, dtype=float)
-    assert np.array_equal(z, scatter.overlap_count())
+def test_scatter_figure_has_one_frame_per_input_cell_and_running_values():
+    spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (3, 3))
+    v = view.build(spec, view="scatter")
+    frames = _frames(v.figure)
+    assert len(frames) == 9 == v.steps
+    # the running values of the last frame are the layer's output
+    last = frames[-1]["data"][len(figures.BOX_ROLES)]
+    out = v.scene.panel("out0")
+    y = v.sample.channel_plane(v.sample.y)
+    for x_, y_, text in zip(last["x"], last["y"], last["text"]):
+        r, c = int(y_ - out.origin[1]), int(x_ - out.origin[0])
+        assert float(text) == pytest.approx(float(y[r, c]))
+    # the patch of input (0, 0) is the kernel's 3x3 block at the output's corner
+    patch = _boxes(v.figure, frames[0], "patch")
+    assert patch == sorted((out.origin[0] + c, out.origin[1] + r)
+                           for r in range(3) for c in range(3))
 
 
 def test_volume_figure_marks_the_window_taps():
@@ -111,14 +136,35 @@ def test_volume_figure_marks_the_window_taps():
     assert len(fig.data[1].x) == 8
 
 
-def test_numbers_mode_draws_inputs_outputs_and_weights():
+def test_numbers_mode_draws_inputs_kernel_outputs_and_the_arithmetic():
     v = view.build(Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (5,)))
     x, y = v.sample.channel_plane(v.sample.x), v.sample.channel_plane(v.sample.y)
-    heat_in, heat_out, labels = v.figure.data
-    assert [t for t in heat_in.text[0] if t] == [figures._fmt(a) for a in x]
-    assert [t for t in heat_out.text[0] if t] == [figures._fmt(a) for a in y]
-    w = v.sample.layer.kernel[:, 0, 0]
-    assert list(labels.text) == ["×" + figures._fmt(a) for a in w]
+    heat = v.figure.data[0]
+    texts = {}
+    for p in v.scene.panels:
+        row = p.origin[1]
+        texts[p.kind] = [str(heat.text[row][p.origin[0] + k]) for k in range(p.size[0])]
+    assert texts["input"] == [figures._fmt(a) for a in x]
+    assert texts["output"] == [figures._fmt(a) for a in y]
+    assert texts["kernel"] == [figures._fmt(a) for a in v.sample.layer.kernel[:, 0, 0]]
+    assert texts["bias"] == [figures._fmt(v.sample.layer.bias[0])]
+    lines = _frames(v.figure)[0]["data"][-1]["text"]
+    assert lines[0].startswith("step 0 of 0..2: output (0)")
+    assert lines[-1].endswith(f"= {figures._fmt(y[0])}")
+
+
+def test_unwritten_outputs_are_covered_until_written_unless_revealed():
+    spec = Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5))
+    hidden = _frames(view.build(spec).figure)
+    shown = _frames(view.build(spec, reveal=True).figure)
+    white = [[s for s in f["layout"]["shapes"] if s["fillcolor"] == "#ffffff"] for f in hidden]
+    out = view.build(spec).scene.panel("out0")
+    # step 0 covers every output cell but (0, 0): rows 1..2, and (0, 1..2)
+    first = sorted((s["x0"] + 0.5, s["y0"] + 0.5, s["x1"] - 0.5, s["y1"] - 0.5) for s in white[0])
+    ox, oy = out.origin
+    assert first == sorted([(ox + 1, oy, ox + 2, oy), (ox, oy + 1, ox + 2, oy + 2)])
+    assert white[-1] == []
+    assert all(s["fillcolor"] != "#ffffff" for f in shown for s in f["layout"]["shapes"])
 
 
 def test_view_explain_matches_the_output_and_the_shape_panel_agrees():
@@ -126,10 +172,20 @@ def test_view_explain_matches_the_output_and_the_shape_panel_agrees():
                                     "data_format": "channels_first"}, (4, 4), channels=2)
     v = view.build(spec)
     assert v.error is None and v.shape.agree
-    for step in range(v.steps):
-        rows, summary = v.explain(step)
-        o = v.out_index(step)
-        assert summary["value"] == pytest.approx(float(v.sample.y[(0, 0, *o)]), abs=1e-5)
+    n = len(v.sample.trace)
+    assert v.steps == 2 * n  # the depthwise stage, then the pointwise stage
+    for step in range(n, 2 * n):
+        rows, frame = v.explain(step)
+        o = np.unravel_index(step - n, v.sample.trace.out_shape)
+        value = float(v.sample.y[(0, 0, *o)])
+        assert frame.sums[0].value == pytest.approx(value, abs=1e-5)
+        assert rows[-1]["stage"] == "= output" and float(rows[-1]["product"]) == value
+        pointwise = [r for r in rows if r["stage"] == "pointwise"]
+        bias = [float(r["product"]) for r in rows if r["stage"] == "bias"]
+        assert len(pointwise) == 2  # two intermediate maps (2 channels x depth_multiplier 1)
+        total = sum(float(r["value"]) * float(r["weight"]) for r in pointwise) + sum(bias)
+        assert total == pytest.approx(value)
+        assert not any("inserted zero" in r["cell"] for r in rows)
     lay = {d["data_format"]: d for d in v.shape.layouts}
     assert lay["channels_first"]["input"] == (None, 2, 4, 4)
     assert lay["channels_last"]["output"] == (None, 4, 4, 2)
@@ -219,6 +275,18 @@ def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
         out = tmp_path / f"{layer}.png"
         command = export.animate_command(spec, numbers=True, output=str(out))
         assert cli.main(shlex.split(command)[1:] + ["--step", "0"]) == 0, command
+        args, extras = cli.build_parser().parse_known_args(shlex.split(command)[1:])
+        parsed = cli.animation_spec(args, extras)
+        # the same layer (Keras's defaults written out), input and picture
+        unnamed = [{k: v for k, v in s.build().get_config().items() if k != "name"}
+                   for s in (parsed, spec)]
+        assert unnamed[0] == unnamed[1]
+        assert (parsed.spatial, parsed.channels) == (spec.spatial, spec.channels)
+        ours, theirs = (scene.build(run(s), numbers=True) for s in (spec, parsed))
+        assert [p.title for p in ours.panels] == [p.title for p in theirs.panels]
+        assert [list(p.text) for p in ours.panels] == [list(p.text) for p in theirs.panels]
         with Image.open(out) as img:
-            expected = Image.open(io.BytesIO(export.png_bytes(spec, 0, numbers=True)))
+            expected = Image.open(io.BytesIO(export.png_bytes(parsed, 0, numbers=True)))
             assert img.size == expected.size
+            assert np.array_equal(np.asarray(img.convert("RGB")),
+                                  np.asarray(expected.convert("RGB")))

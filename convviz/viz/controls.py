@@ -14,8 +14,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..demo import MAX_ANIMATION_SIZE, MAX_ANIMATION_STEPS
-from . import figures
 from .schema import FAMILIES, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CELL_PX, LayerView, build
 
@@ -42,13 +40,18 @@ def _load_query(family: Family) -> None:
     st.session_state[key(family, "_notices")] = notices
 
 
-def _widget(family: Family, f, layer: str, container):
+def _widget(family: Family, f, layer: str, container, hi: int | None = None):
+    """Draw field ``f``; ``hi`` narrows an int field's upper bound (the filter shown)."""
     k = key(family, f.key)
     if k not in st.session_state:
         st.session_state[k] = f.default
     label = f.label_for(layer)
     if f.kind == "int":
-        return container.slider(label, f.lo, f.hi, step=1, key=k, help=f.help or None)
+        top = f.hi if hi is None else min(f.hi, hi)
+        st.session_state[k] = int(np.clip(st.session_state[k], f.lo, max(top, f.lo)))
+        if top <= f.lo:
+            return f.lo  # one choice: nothing to pick (e.g. the filter of a 1-filter layer)
+        return container.slider(label, f.lo, top, step=1, key=k, help=f.help or None)
     if f.kind == "bool":
         return container.toggle(label, key=k, help=f.help or None)
     if st.session_state[k] not in f.choices:
@@ -74,7 +77,8 @@ def widgets(family: Family | str) -> dict:
             if f.key in seen or not member(f):
                 continue
             seen.add(f.key)
-            values[f.key] = _widget(family, f, layer, box)
+            hi = int(values.get("filters", 1)) - 1 if f.key == "filter" else None
+            values[f.key] = _widget(family, f, layer, box, hi)
     step = st.session_state.get(key(family, "step"))
     if step is not None:
         values["step"] = step
@@ -83,8 +87,10 @@ def widgets(family: Family | str) -> dict:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_view(spec, view, numbers, duration_ms, cell_px) -> LayerView:
-    return build(spec, view=view, numbers=numbers, duration_ms=duration_ms, cell_px=cell_px)
+def _cached_view(spec, view, numbers, duration_ms, cell_px, reveal=False,
+                 filter=0) -> LayerView:
+    return build(spec, view=view, numbers=numbers, reveal=reveal, filter=filter,
+                 duration_ms=duration_ms, cell_px=cell_px)
 
 
 def _family(values: dict, family: Family | str | None) -> Family:
@@ -103,7 +109,8 @@ def layer_view(values: dict, family: Family | str | None = None) -> LayerView:
         return LayerView(spec=None, error=str(exc))
     cell_px = PRESENTER_CELL_PX if values.get("presenter") else DEFAULT_CELL_PX
     return _cached_view(spec, values.get("view", "gather"), bool(values.get("numbers")),
-                        SPEEDS[values.get("speed", "normal")], cell_px)
+                        SPEEDS[values.get("speed", "normal")], cell_px,
+                        bool(values.get("reveal")), int(values.get("filter", 0)))
 
 
 def _step_controls(family: Family, steps: int) -> int:
@@ -131,21 +138,17 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
     family = _family(values, family)
     if view.error is not None:
         st.query_params.from_dict(encode(family, values))
-        st.error(f"**This configuration is not allowed.** {view.error}", icon=":material/block:")
-        st.caption(f"Animations are limited to {MAX_ANIMATION_SIZE[1]}, {MAX_ANIMATION_SIZE[2]} "
-                   f"and {MAX_ANIMATION_SIZE[3]} cells per axis for 1D, 2D and 3D inputs and "
-                   f"{MAX_ANIMATION_STEPS} output cells. Change any widget to continue.")
+        st.error(f"**This configuration is not allowed.** {view.error}  \n"
+                 "Change any widget to continue.", icon=":material/block:")
         return
     presenter = bool(values.get("presenter"))
     step = _step_controls(family, view.steps)
     values["step"] = step
     st.query_params.from_dict(encode(family, values))
-    if view.subsampled:
-        st.info(f"The animation shows {len(view.frames)} of {view.steps} steps, evenly spaced; "
-                "the step slider reaches every step.", icon=":material/speed:")
+    for notice in view.scene.notices:
+        st.info(notice, icon=":material/info:")
     st.plotly_chart(view.figure_at(step), key=key(family, "chart"), config=PLOTLY_CONFIG,
                     width="content")
-    legend(compact=presenter)
     if not presenter:
         export_buttons(view, family.key, bool(values.get("numbers")), step)
     if view.spec.rank == 3 and view.view == "gather":
@@ -155,19 +158,9 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
         shape_panel(view)
     if right is not None:
         with right:
-            if view.view == "gather" and values.get("numbers"):
+            if values.get("numbers"):
                 numbers_panel(view, step)
             layout_panel(view)
-
-
-def legend(compact: bool = False) -> None:
-    """The colour key, as small coloured chips."""
-    chips = " ".join(
-        f"<span style='display:inline-block;margin:2px 8px 2px 0'>"
-        f"<span style='display:inline-block;width:12px;height:12px;background:{color};"
-        f"border:1px solid #555;vertical-align:middle'></span> {text}</span>"
-        for text, color in figures.LEGEND)
-    st.markdown(chips if not compact else f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
 def shape_panel(view: LayerView) -> None:
@@ -207,13 +200,14 @@ def layout_panel(view: LayerView) -> None:
 
 
 def numbers_panel(view: LayerView, step: int) -> None:
-    """The explain table of the current step: taps, products, sum, bias, activation."""
-    rows, s = view.explain(step)
-    st.subheader(f"Step {step}: output {s['output']}")
-    st.dataframe(rows, hide_index=True, height=min(36 * (len(rows) + 1) + 3, 320))
-    st.latex(f"\\sum \\text{{products}} = {s['sum']:.4g},\\; + \\text{{bias}}\\ {s['bias']:.4g}"
-             f" = {s['pre_activation']:.4g} \\xrightarrow{{\\text{{{s['activation']}}}}} "
-             f"{s['value']:.4g}")
+    """The explain table of the current step: every term, subtotals, bias, the output.
+
+    Derived from the same scene as the figure, so its numbers are the figure's numbers.
+    """
+    rows, frame = view.explain(step)
+    st.subheader(f"Explain: {frame.caption}")
+    st.dataframe(rows, hide_index=True, height=min(35 * (len(rows) + 1) + 3, 420))
+    st.code("\n".join(frame.arithmetic), language=None)
 
 
 HOME_SPEC = ("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 1, "padding": "same"}, (5, 5))
@@ -267,17 +261,18 @@ def header(values: dict, title: str, intro: str) -> None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Rendering the GIF…")
-def _gif(spec, view, numbers) -> bytes:
+def _gif(spec, view, numbers, reveal=False, filter=0) -> bytes:
     from .. import export
 
-    return export.gif_bytes(spec, view=view, numbers=numbers)
+    return export.gif_bytes(spec, view=view, numbers=numbers, reveal=reveal, filter=filter)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _png(spec, view, numbers, step) -> bytes:
+def _png(spec, view, numbers, step, reveal=False, filter=0) -> bytes:
     from .. import export
 
-    return export.png_bytes(spec, step, view=view, numbers=numbers)
+    return export.png_bytes(spec, step, view=view, numbers=numbers, reveal=reveal,
+                            filter=filter)
 
 
 def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> None:
@@ -288,17 +283,19 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
     from .. import export
 
     spec, kind = view.spec, view.view
+    reveal, filter_ = view.scene.reveal, view.scene.filter
     stem = f"{spec.name}_{'x'.join(map(str, spec.spatial))}_{kind}"
     cols = st.columns(3)
     cols[0].download_button(
-        "Download GIF", lambda: _gif(spec, kind, numbers), file_name=f"{stem}.gif",
+        "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
+        file_name=f"{stem}.gif",
         mime="image/gif", key=f"{page}.{kind}.gif", icon=":material/animated_images:",
         on_click="ignore",
         help=f"Every step (or {export.MAX_FRAMES} evenly spaced ones), rendered with matplotlib")
     cols[1].download_button(
-        f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step),
+        f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step, reveal, filter_),
         file_name=f"{stem}_step{step}.png", mime="image/png", key=f"{page}.{kind}.png",
         icon=":material/image:", on_click="ignore")
     cols[2].caption("The same from the shell:")
-    st.code(export.animate_command(spec, view=kind, numbers=numbers, output=f"{stem}.gif"),
-            language="bash")
+    st.code(export.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
+                                   filter=filter_, output=f"{stem}.gif"), language="bash")

@@ -188,11 +188,17 @@ def _sizes(default):
 DISPLAY = (
     Field("numbers", "Numbers mode", "bool", True, arg=False,
           help="Draw small integer inputs, weights and outputs in the cells."),
+    Field("reveal", "Reveal all outputs", "bool", False, arg=False,
+          help="Show every output value from the start. Off: a cell stays blank until it "
+          "is written, so you can work out the next one first."),
     Field("speed", "Speed", "choice", "normal", choices=tuple(SPEEDS), arg=False),
     Field("presenter", "Presenter mode", "bool", False, arg=False,
           help="Bigger cells and labels for a projector; hides everything but the animation "
           "and the shape panel."),
 )
+#: Which filter's kernel and arithmetic the picture shows (its bound is the layer's filters).
+FILTER = Field("filter", "Filter shown", "int", 0, 0, 7, arg=False,
+               help="The filter (output channel) whose kernel slices and arithmetic are drawn.")
 CONV_WINDOW = (
     *_per_axis("k", "Kernel {axis}", 3, 1, 7),
     *_per_axis("s", "Stride {axis}", 1, 1, 4),
@@ -214,7 +220,7 @@ FAMILIES: dict[str, Family] = {
          Field("filters", "filters", "int", 1, 1, 8),
          Field("groups", "groups", "int", 1, 1, 8,
                help="Input channels and filters must both be divisible by groups."),
-         *CONV_WINDOW, _conv_padding(None), *DISPLAY),
+         *CONV_WINDOW, _conv_padding(None), FILTER, *DISPLAY),
         _conv_args),
     "transposed": Family(
         "transposed", "Transposed convolution",
@@ -233,7 +239,7 @@ FAMILIES: dict[str, Family] = {
          Field("view", "View", "choice", "gather", choices=("gather", "scatter"), arg=False,
                help="gather: a window slides over the zero-inserted input (kernel flipped). "
                "scatter: each input cell paints a kernel-sized patch of the output."),
-         *DISPLAY),
+         FILTER, *DISPLAY),
         _conv_args),
     "depthwise": Family(
         "depthwise", "Depthwise and separable",
@@ -247,6 +253,8 @@ FAMILIES: dict[str, Family] = {
                layers=("SeparableConv1D", "SeparableConv2D")),
          *(f for f in CONV_WINDOW if f.axis < 2),
          Field("padding", "padding", "choice", "valid", choices=("valid", "same")),
+         Field(FILTER.key, FILTER.label, FILTER.kind, FILTER.default, FILTER.lo, FILTER.hi,
+               arg=False, help=FILTER.help, layers=("SeparableConv1D", "SeparableConv2D")),
          *DISPLAY),
         _conv_args),
     "cropping": Family(

@@ -18,7 +18,7 @@ whose ``error`` holds Keras's ValueError message instead of raising.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,12 +26,10 @@ import numpy as np
 from .. import catalog, formulas
 from ..demo import Sample, Spec, run
 from . import figures
-from .figures import _coord_text as _coord
+from . import scene as scene_mod
 from .schema import AXIS_NAMES
 
-#: Frames per animation for a 3D layer (each frame draws a 3D window: more shapes per frame).
-MAX_FRAMES_3D = 120
-DEFAULT_CELL_PX = 48
+DEFAULT_CELL_PX = scene_mod.CELL_PX
 PRESENTER_CELL_PX = 72
 
 
@@ -70,51 +68,38 @@ class LayerView:
     spec: Spec
     error: str | None = None
     sample: Sample | None = None
+    scene: scene_mod.Scene | None = None
     figure: Any = None
     shape: ShapePanel | None = None
-    frames: np.ndarray = field(default_factory=lambda: np.arange(0))
     view: str = "gather"
 
     @property
     def steps(self) -> int:
-        if self.sample is None:
-            return 0
-        if self.view == "scatter":
-            return int(np.prod(self.sample.trace.in_shape))
-        return len(self.sample.trace)
+        return 0 if self.scene is None else self.scene.steps
+
+    @property
+    def frames(self) -> np.ndarray:
+        return np.arange(0) if self.scene is None else self.scene.frames_at
 
     @property
     def subsampled(self) -> bool:
         return 0 < len(self.frames) < self.steps
 
-    def figure_at(self, step: int):
-        return self.figure.at_step(int(np.clip(step, 0, self.steps - 1)))
+    def clip(self, step: int) -> int:
+        return int(np.clip(step, 0, max(self.steps - 1, 0)))
 
-    def out_index(self, step: int) -> tuple:
-        """Output spatial index of gather step ``step``."""
-        return tuple(int(v) for v in np.unravel_index(step, self.sample.trace.out_shape))
+    def figure_at(self, step: int):
+        return self.figure.at_step(self.clip(step))
 
     def explain(self, step: int):
-        """(rows, summary) for output cell ``step``, channel 0 of batch item 0."""
-        o = self.out_index(step)
-        full = (0, 0, *o) if self.spec.data_format == "channels_first" else (0, *o, 0)
-        e = self.sample.layer.explain(self.sample.x, full)
-        rows = []
-        for r in e.rows():
-            rows.append({
-                "stage": r["stage"], "input cell": _coord(r["source"]) if min(r["source"]) >= 0
-                else ("padding" if r["padding"] else "inserted zero") + f" {_coord(r['in_coord'])}",
-                "channel": r["channel"], "value": r["value"],
-                "kernel tap": _coord(r["kernel_index"]) if min(r["kernel_index"]) >= 0 else "",
-                "weight": r["weight"], "product": r["product"],
-            })
-        summary = {"output": full, "sum": e.total, "bias": e.bias, "pre_activation":
-                   e.pre_activation, "activation": e.activation, "value": e.value}
-        return rows, summary
+        """(rows, frame) of step ``step``: the scene's terms, subtotals and sums."""
+        step = self.clip(step)
+        return self.scene.explain_rows(step), self.scene.frame(step)
 
     def volume(self, step: int):
         """3-D view of the volume with the window of ``step`` (rank-3 gather views only)."""
-        return figures.volume_figure(self.sample.trace, int(step))
+        tr = self.sample.trace
+        return figures.volume_figure(tr, self.clip(step) % len(tr))
 
 
 def layouts(spec: Spec, output_spatial: tuple, out_channels: int) -> list:
@@ -154,46 +139,21 @@ def shape_panel(sample: Sample) -> ShapePanel:
         layouts=layouts(spec, spatial_out, cout))
 
 
-def kernel_plane(layer) -> np.ndarray | None:
-    """Spatial kernel of input channel 0 / output 0 (what numbers mode writes on the taps)."""
-    kind = layer.trace_kind
-    if kind in ("conv", "depthwise", "transpose"):
-        return layer.kernel[..., 0, 0]  # (k.., Cin, F), (k.., C, M) and (k.., F, Cin)
-    if kind == "separable":
-        return layer.depthwise_kernel[..., 0, 0]
-    return None
-
-
-def build(spec: Spec, *, view: str = "gather", numbers: bool = True,
-          duration_ms: int = 500, cell_px: int = DEFAULT_CELL_PX,
+def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: bool = False,
+          filter: int = 0, duration_ms: int = 500, cell_px: int = DEFAULT_CELL_PX,
           max_frames: int | None = None) -> LayerView:
     """Run, trace and draw ``spec``; never raises ValueError (it lands in ``error``).
 
-    ``max_frames`` defaults to :data:`figures.MAX_FRAMES` (:data:`MAX_FRAMES_3D` for 3D);
-    longer animations are subsampled evenly and the view says so (``subsampled``).
+    The picture is :func:`convviz.viz.scene.build` (what every frame shows) painted by
+    :func:`convviz.viz.figures.scene_figure`; ``max_frames`` defaults to the scene's cap
+    (:data:`~convviz.viz.scene.MAX_FRAMES`, fewer for 3D).
     """
-    if max_frames is None:
-        max_frames = MAX_FRAMES_3D if spec.rank == 3 else figures.MAX_FRAMES
     try:
         sample = run(spec)
-        if view == "scatter" and sample.layer.trace_kind != "transpose":
-            raise ValueError(f"{spec.name} has only the 'gather' view. Received: view='scatter'")
+        picture = scene_mod.build(sample, view=view, numbers=numbers, reveal=reveal,
+                                  filter=filter, cell_px=cell_px, max_frames=max_frames)
         shape = shape_panel(sample)
     except ValueError as exc:
         return LayerView(spec, error=str(exc))
-    in_values = sample.channel_plane(sample.x) if numbers else None
-    out_values = sample.channel_plane(sample.y) if numbers else None
-    title = None
-    if view == "scatter":
-        scatter = sample.layer.trace(spec.input_shape, view="scatter")
-        fig = figures.scatter_figure(scatter, in_values, max_frames=max_frames,
-                                     duration_ms=duration_ms, cell_px=cell_px, title=title)
-        steps = len(scatter)
-    else:
-        kernel = kernel_plane(sample.layer) if numbers else None
-        fig = figures.animation_figure(sample.trace, in_values, out_values,
-                                       kernel_values=kernel, max_frames=max_frames,
-                                       duration_ms=duration_ms, cell_px=cell_px, title=title)
-        steps = len(sample.trace)
-    frames = figures.frame_indices(steps, max_frames)
-    return LayerView(spec, sample=sample, figure=fig, shape=shape, frames=frames, view=view)
+    fig = figures.scene_figure(picture, duration_ms=duration_ms)
+    return LayerView(spec, sample=sample, scene=picture, figure=fig, shape=shape, view=view)

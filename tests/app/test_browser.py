@@ -166,9 +166,9 @@ def test_page_renders_without_exception(server, browser, url_path, title, tmp_pa
         if url_path in NO_CHART:
             page.wait_for_selector('[data-testid="stDataFrame"]', state="visible")
         else:
-            # A Plotly chart with both heatmaps (input and output grids) drawn.
+            # A Plotly chart with its grid heatmap drawn (every panel is one heatmap).
             page.wait_for_selector(".js-plotly-plot .main-svg", state="visible")
-            page.wait_for_function("document.querySelectorAll('.hm image').length >= 2")
+            page.wait_for_function("document.querySelectorAll('.hm image').length >= 1")
         screenshot = tmp_path / f"{url_path or 'default'}.png"
         page.screenshot(path=str(screenshot), full_page=True)
         assert screenshot.stat().st_size > 0
@@ -185,7 +185,9 @@ def test_deep_link_opens_the_same_state_through_the_router(server, browser):
         _assert_clean(page, "deep link")
         nav = page.locator('[data-testid="stSidebarNav"]')
         assert nav.get_by_text("Transposed convolution").count() == 1  # router ran
-        assert page.get_by_text("Step 4: output (0, 4, 0)").count() == 1
+        # the explain table's heading names the linked step (0-based, as in the URL)
+        heading = page.locator("h3").filter(has_text="step 4 of 0..8: output (4)")
+        assert heading.count() == 1
     finally:
         page.close()
 
@@ -200,7 +202,7 @@ def test_play_animates_and_keeps_the_grids(server, browser):
         page.wait_for_timeout(2500)
         after = page.evaluate(active)
         assert after > before, (before, after)
-        assert page.locator(".hm image").count() >= 2
+        assert page.locator(".hm image").count() >= 1
         _assert_clean(page, "play")
     finally:
         page.close()

@@ -89,7 +89,7 @@ def test_step_controls_move_the_explain_table():
     assert step.value == 0 and step.max == 8  # 5x5 input, 3x3 valid window: 3x3 outputs
     at.button(key="convolution.next").click().run()
     assert at.slider(key="convolution.step").value == 1
-    assert any("output (0, 0, 1, 0)" in h.value for h in at.subheader)
+    assert any("step 1 of 0..8: output (0, 1)" in h.value for h in at.subheader)
     at.slider(key="convolution.step").set_value(8).run()
     assert at.button(key="convolution.next").proto.disabled
     at.button(key="convolution.back").click().run()
