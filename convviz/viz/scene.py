@@ -44,7 +44,7 @@ BOX_ROLES = ("tap", "tap_pad", "gap", "current", "patch")
 #: Default and presenter cell sizes in pixels; the scene shrinks cells to fit MAX_CANVAS_PX.
 CELL_PX = 44
 MIN_CELL_PX = 12
-MAX_CANVAS_PX = (900, 1000)
+MAX_CANVAS_PX = (900, 1300)
 
 # ------------------------------------------------------------------ colours, one place
 FILLS = {
@@ -143,22 +143,37 @@ def default_max_frames(rank: int) -> int:
 
 
 # ------------------------------------------------------------------ grid geometry
+def slices_per_row(shape) -> int:
+    """How many depth slices of a rank-3 grid sit side by side before the next row.
+
+    About a square: ``ceil(sqrt(D * (H + 1) / (W + 1)))``, at least 1, at most ``D``.
+    """
+    d, h, w = shape
+    return int(min(d, max(1, math.ceil(math.sqrt(d * (h + 1) / (w + 1))))))
+
+
 def plane(coords, shape) -> tuple[np.ndarray, np.ndarray]:
     """Map ``(M, rank)`` grid indices of ``shape`` to panel-local ``(x, y)``.
 
-    Rank 1: ``x = i, y = 0``; rank 2: ``x = col, y = row``; rank 3: depth slices side by
-    side, ``x = d*(W+1) + w, y = h``.
+    Rank 1: ``x = i, y = 0``; rank 2: ``x = col, y = row``; rank 3: the depth slices
+    as tiles, :func:`slices_per_row` to a row, one empty cell between tiles.
     """
     coords = np.asarray(coords).reshape(-1, len(shape))
     if len(shape) == 1:
         return coords[:, 0], np.zeros(len(coords), dtype=int)
     if len(shape) == 2:
         return coords[:, 1], coords[:, 0]
-    return coords[:, 0] * (shape[2] + 1) + coords[:, 2], coords[:, 1]
+    per = slices_per_row(shape)
+    d = coords[:, 0]
+    return (d % per) * (shape[2] + 1) + coords[:, 2], (d // per) * (shape[1] + 1) + coords[:, 1]
 
 
 def extent(shape) -> tuple[int, int]:
     """(columns, rows) a grid of ``shape`` takes on the canvas."""
+    if len(shape) == 3:
+        per = slices_per_row(shape)
+        rows = math.ceil(shape[0] / per)
+        return per * (shape[2] + 1) - 1, rows * (shape[1] + 1) - 1
     x, y = plane(np.array([np.array(shape) - 1]), shape)
     return int(x[0]) + 1, int(y[0]) + 1
 
@@ -168,9 +183,11 @@ def all_cells(shape) -> np.ndarray:
 
 
 def _order_boxes(o, shape, after: bool) -> list[tuple[int, int, int, int]]:
-    """Cells before (or after) ``o`` in row-major order as at most ``rank`` local boxes.
+    """Cells before (or after) ``o`` in row-major order as a few local boxes.
 
-    Each box is ``(x0, y0, x1, y1)`` of whole cells, inclusive.
+    Each box is ``(x0, y0, x1, y1)`` of whole cells, inclusive: per axis ``k``, the cells
+    that agree with ``o`` before ``k`` and come before (after) it on ``k``; a rank-3
+    grid's whole depth slices are one box each (the tiles wrap into rows).
     """
     boxes = []
     r = len(shape)
@@ -178,10 +195,13 @@ def _order_boxes(o, shape, after: bool) -> list[tuple[int, int, int, int]]:
         lo_k, hi_k = (o[k] + 1, shape[k] - 1) if after else (0, o[k] - 1)
         if lo_k > hi_k:
             continue
-        first = [*o[:k], lo_k] + [0] * (r - k - 1)
-        last = [*o[:k], hi_k] + [n - 1 for n in shape[k + 1:]]
-        (x0, x1), (y0, y1) = plane(np.array([first, last]), shape)
-        boxes.append((int(x0), int(y0), int(x1), int(y1)))
+        runs = [(v, v) for v in range(lo_k, hi_k + 1)] if (r == 3 and k == 0) \
+            else [(lo_k, hi_k)]
+        for a, b in runs:
+            first = [*o[:k], a] + [0] * (r - k - 1)
+            last = [*o[:k], b] + [n - 1 for n in shape[k + 1:]]
+            (x0, x1), (y0, y1) = plane(np.array([first, last]), shape)
+            boxes.append((int(x0), int(y0), int(x1), int(y1)))
     return boxes
 
 
@@ -381,8 +401,9 @@ class Scene:
 
 # ------------------------------------------------------------------ arithmetic text
 def _term_text(t: Term) -> str:
+    """``value·weight`` as drawn; a negative weight (as written) goes in parentheses."""
     w = fmt(t.weight)
-    return f"{fmt(t.value)}·{'(' + w + ')' if t.weight < 0 else w}"
+    return f"{fmt(t.value)}·{'(' + w + ')' if w.startswith('-') else w}"
 
 
 def sum_lines(s: Sum, terms, width: int) -> list[str]:
@@ -417,6 +438,12 @@ def _wrap(lines, width):
 
 
 # ------------------------------------------------------------------ building
+def _live(weight) -> np.ndarray:
+    """Slots that really contribute: interpolation weights of float noise (~1e-17, from
+    Lanczos kernels at their zeros) are drawn and counted as the zeros they are."""
+    return np.abs(np.asarray(weight)) > 1e-12
+
+
 def _channels_last(sample: Sample, array) -> np.ndarray:
     """Batch item 0 of ``array`` as ``spatial + (channels,)``."""
     a = np.asarray(array)[0]
@@ -504,17 +531,24 @@ def _ticks(p: Panel, every: int, cell: float) -> list:
     ox, oy = p.origin
     top = oy - 0.5 - 8 / cell  # centre of the tick row, 8 px above the grid
     if len(shape) == 3:
+        per = slices_per_row(shape)
         for d in range(shape[0]):
-            x = ox + d * (shape[2] + 1) + (shape[2] - 1) / 2
-            out.append((x, top, f"d={d - p.offsets[0]}", "tick", "center"))
-        rows, row_off = shape[1], p.offsets[1]
-    else:
-        cols = shape[-1]
-        col_off = p.offsets[-1]
-        for c in range(0, cols, every):
-            v = (cols - 1 - c) if p.flip else c
-            out.append((ox + c, top, str(v - col_off), "tick", "center"))
-        rows, row_off = (shape[0], p.offsets[0]) if len(shape) == 2 else (0, 0)
+            x = ox + (d % per) * (shape[2] + 1) + (shape[2] - 1) / 2
+            y = oy + (d // per) * (shape[1] + 1)
+            v = (shape[0] - 1 - d) if p.flip else d
+            out.append((x, y - 0.5 - 8 / cell, f"d={v - p.offsets[0]}", "tick", "center"))
+        for r in range(0, shape[1], every):  # rows: left of the first tile of each tile row
+            v = (shape[1] - 1 - r) if p.flip else r
+            for t in range(math.ceil(shape[0] / per)):
+                out.append((ox - 0.5 - 4 / cell, oy + t * (shape[1] + 1) + r,
+                            str(v - p.offsets[1]), "tick", "right"))
+        return out
+    cols = shape[-1]
+    col_off = p.offsets[-1]
+    for c in range(0, cols, every):
+        v = (cols - 1 - c) if p.flip else c
+        out.append((ox + c, top, str(v - col_off), "tick", "center"))
+    rows, row_off = (shape[0], p.offsets[0]) if len(shape) == 2 else (0, 0)
     for r in range(0, rows, every):
         v = (rows - 1 - r) if p.flip else r
         out.append((ox - 0.5 - 4 / cell, oy + r, str(v - row_off), "tick", "right"))
@@ -553,7 +587,8 @@ def build(sample: Sample, *, view: str = "gather", numbers: bool = True,
         Show every output value from the start (otherwise a cell stays blank until
         written, so a student can predict it).
     filter : int
-        The filter (output channel) whose arithmetic is shown; clipped to the layer's.
+        The filter (output channel) whose kernel and arithmetic are shown (ValueError
+        outside ``0..filters-1``, or non-zero for a layer with no filters to choose).
     ring : sequence of (lo, hi), optional
         Cells of the input that a ``ZeroPadding`` before the layer added (drawn as
         padding: the gallery's "arbitrary padding" case).
@@ -583,9 +618,14 @@ class _Builder:
         self.cin = self.x.shape[-1]
         self.cout = self.y.shape[-1]
         self.notices = []
-        self.f = int(np.clip(filter_, 0, self.cout - 1))
-        if self.kind == "depthwise" or self.kind in ("crop", "pad", "upsample"):
-            self.f = 0
+        choosable = self.kind in ("conv", "transpose", "separable")
+        if not choosable and filter_ != 0:
+            raise ValueError(f"{spec.name} draws every channel; there is no filter to choose. "
+                             f"Received: filter={filter_}")
+        if not 0 <= filter_ < self.cout:
+            raise ValueError(f"`filter` must be in 0..{self.cout - 1} (the layer has "
+                             f"{self.cout} filters). Received: filter={filter_}")
+        self.f = int(filter_)
         self.bias = (np.asarray(layer.bias, dtype=np.float64)
                      if getattr(layer, "use_bias", False) and getattr(layer, "bias", None)
                      is not None else None)
@@ -610,7 +650,8 @@ class _Builder:
         for p in self.panels:
             self.labels.append((p.origin[0] - 0.5, p.origin[1] - 0.5 - 28 / self.cell_px,
                                 p.title, "title", "left"))
-            if p.kind == "pointwise":  # which intermediate map each weight multiplies
+            if p.kind == "pointwise" or (p.kind == "bias" and prod(p.shape) > 1):
+                # which intermediate map (or output channel) each weight belongs to
                 self.labels.extend(t for t in _ticks(p, every, self.cell_px) if t[4] == "center")
             elif p.kind != "bias":
                 self.labels.extend(_ticks(p, every, self.cell_px))
@@ -841,7 +882,15 @@ class _Builder:
                                      np.asarray(dw[..., q // m, q % m], dtype=np.float64))
                   for q in drawn]
             if kind == "depthwise":
-                self.layout.add(ks)
+                biases = []
+                if self.bias is not None:  # one bias per output channel, in a row
+                    bshape = (n_mid,) if self.rank == 1 else (1, n_mid)
+                    biases = [self._panel(
+                        "bias", "bias", "bias per output channel", 0, bshape,
+                        np.zeros(len(bshape)), ["bias"] * n_mid, [FILLS["bias"]] * n_mid,
+                        [fmt(b) if self.numbers else f"b{q}" for q, b in enumerate(self.bias)],
+                        [TEXT] * n_mid, [f"bias[{q}] = {fmt(b)}" for q, b in enumerate(self.bias)])]
+                self.layout.add(ks + biases)
                 self.out_panels = self._value_panels(
                     "out", "output", "output channel", self.y, drawn, tr.out_shape, "output",
                     self._out_hover("output"))
@@ -943,7 +992,7 @@ class _Builder:
     def _tap_terms(self, st, c, weight_of, stage, out_c):
         """Terms of channel ``c`` over the taps of gather step ``st``."""
         terms = []
-        keep = st.weight != 0
+        keep = _live(st.weight)
         for t in np.flatnonzero(keep):
             src = st.source[t]
             real = (src >= 0).all()
@@ -982,7 +1031,7 @@ class _Builder:
         boxes = {k: ([], []) for k in ("tap", "tap_pad", "gap", "current")}
         texts = ([], [], [])
         terms, sums = [], []
-        keep = st.weight != 0
+        keep = _live(st.weight)
         grid = st.coords[keep] + self.grid_lo
         on_pad = (st.padding | st.inserted)[keep]
         if self.ring is not None:  # cells a ZeroPadding before the layer added
@@ -1068,12 +1117,16 @@ class _Builder:
                 add("current", p, [o])
         if not self.numbers and kind not in ("upsample",):
             # label the taps with their kernel index (the picture has no values to cover)
-            p = self.in_panels[0] if phase == 0 else None
-            if p is not None and (st.kernel_index[keep] >= 0).all():
-                x, y = p.xy(grid)
-                texts[0].extend(x.tolist())
-                texts[1].extend(y.tolist())
-                texts[2].extend(",".join(str(int(v)) for v in k) for k in st.kernel_index[keep])
+            read = getattr(self, "read", None)
+            if phase == 0 and (st.kernel_index[keep] >= 0).all():
+                for p in self.in_panels:
+                    if read is not None and p.channel not in read:
+                        continue
+                    x, y = p.xy(grid)
+                    texts[0].extend(x.tolist())
+                    texts[1].extend(y.tolist())
+                    texts[2].extend(",".join(str(int(v)) for v in k)
+                                    for k in st.kernel_index[keep])
 
         covers, tints = self._progress(o, phase)
         caption = self._caption(i, st, phase, on_pad)
