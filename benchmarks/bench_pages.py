@@ -7,7 +7,8 @@ on it, with the page's default widget values, this times (uncached, as on a firs
   of its frames (``convviz.viz.view.build``);
 * ``json``: serialise the figure as Streamlit does before sending it to the browser;
 
-and prints the median of ``--repeats`` runs, the frame count and the payload size. The
+and prints the median of ``--repeats`` runs, the frame count and the payload size in bytes
+(every channel, kernel and output is drawn: see ``convviz.viz.scene``). The
 largest configurations a page accepts are timed too, to show what the size caps bound.
 """
 
@@ -39,7 +40,7 @@ def measure(spec: Spec, repeats: int, **options) -> dict:
     payload = pio.to_json(v.figure.to_dict(), validate=False)
     json_ms = median_ms(lambda: pio.to_json(v.figure.to_dict(), validate=False), repeats)
     return {"build": build_ms, "json": json_ms, "frames": len(v.frames),
-            "kb": len(payload) / 1024}
+            "bytes": len(payload.encode())}
 
 
 def main() -> None:
@@ -47,7 +48,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     view.build(Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5)))  # warm imports
-    print(f"{'page':<12} {'layer':<18} {'build ms':>9} {'json ms':>8} {'frames':>7} {'KB':>7}")
+    print(f"{'page':<12} {'layer':<18} {'build ms':>9} {'json ms':>8} {'frames':>7} "
+          f"{'bytes':>9}")
     worst = 0.0
     for key, fam in schema.FAMILIES.items():
         for layer in fam.layers:
@@ -55,7 +57,7 @@ def main() -> None:
             r = measure(spec, args.repeats)
             worst = max(worst, r["build"] + r["json"])
             print(f"{key:<12} {layer:<18} {r['build']:9.1f} {r['json']:8.1f} "
-                  f"{r['frames']:7d} {r['kb']:7.0f}")
+                  f"{r['frames']:7d} {r['bytes']:9d}")
     print(f"summary: slowest default page figure {worst:.0f} ms (build + json); target < 300 ms")
     print("\nlargest accepted sizes (frames capped at 300, 120 for 3D):")
     for spec in (Spec("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (32, 32)),
@@ -64,7 +66,7 @@ def main() -> None:
                  Spec("Conv1D", {"filters": 1, "kernel_size": 7, "padding": "same"}, (64,))):
         r = measure(spec, max(1, args.repeats // 3))
         print(f"{spec.name:<10} {str(spec.spatial):<14} build {r['build']:7.1f} ms, "
-              f"json {r['json']:6.1f} ms, {r['frames']} frames, {r['kb']:.0f} KB")
+              f"json {r['json']:6.1f} ms, {r['frames']} frames, {r['bytes']} bytes")
 
 
 if __name__ == "__main__":
