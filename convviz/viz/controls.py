@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from . import links
 from .schema import FAMILIES, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CELL_PX, LayerView, build
 
@@ -47,16 +48,17 @@ def _widget(family: Family, f, layer: str, container, hi: int | None = None):
         st.session_state[k] = f.default
     label = f.label_for(layer)
     if f.kind == "int":
-        top = f.hi if hi is None else min(f.hi, hi)
+        top = f.hi_for(layer) if hi is None else min(f.hi_for(layer), hi)
         st.session_state[k] = int(np.clip(st.session_state[k], f.lo, max(top, f.lo)))
         if top <= f.lo:
             return f.lo  # one choice: nothing to pick (e.g. the filter of a 1-filter layer)
         return container.slider(label, f.lo, top, step=1, key=k, help=f.help or None)
     if f.kind == "bool":
         return container.toggle(label, key=k, help=f.help or None)
-    if st.session_state[k] not in f.choices:
+    choices = f.choices_for(layer)
+    if st.session_state[k] not in choices:  # e.g. 'causal' after a switch to Conv2D
         st.session_state[k] = f.default
-    return container.selectbox(label, f.choices, key=k, help=f.help or None)
+    return container.selectbox(label, choices, key=k, help=f.help or None)
 
 
 def widgets(family: Family | str) -> dict:
@@ -252,8 +254,7 @@ def header(values: dict, title: str, intro: str) -> None:
     """The page title, and its introduction unless presenter mode is on (then: bigger type)."""
     st.title(title)
     family = values.get("_family")
-    for notice in st.session_state.pop(f"{family}._notices", []) if family else []:
-        st.warning(f"Link parameter ignored: {notice}", icon=":material/link_off:")
+    links.show_notices(st.session_state.pop(f"{family}._notices", []) if family else [])
     if values.get("presenter"):
         st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     else:

@@ -199,10 +199,24 @@ def fit(page: str, key: str, options: Sequence, why: str, notify: bool) -> None:
             add_notices(page, [f"{_shown(str(value))} {why}; the default is used"])
 
 
+#: Most ignored link parameters a notice names.
+MAX_LISTED_NOTICES = 5
+
+
+def show_notices(found: Sequence[str], where=None) -> None:
+    """All the link parameters that were ignored, in one compact warning (never one each)."""
+    found = list(found)
+    if not found:
+        return
+    more = len(found) - MAX_LISTED_NOTICES
+    text = "; ".join(found[:MAX_LISTED_NOTICES]) + (f"; and {more} more" if more > 0 else "")
+    (where or st).warning(f"{len(found)} link parameter{'s' * (len(found) != 1)} ignored: "
+                          f"{text}.", icon=":material/link_off:")
+
+
 def notices(page: str, where=None) -> None:
-    """Show (once) a warning per ignored link parameter, in container ``where`` if given."""
-    for notice in st.session_state.pop(f"{page}._link_notices", []):
-        (where or st).warning(f"Link parameter ignored: {notice}", icon=":material/link_off:")
+    """Show (once) the ignored link parameters as one warning, in ``where`` if given."""
+    show_notices(st.session_state.pop(f"{page}._link_notices", []), where)
 
 
 def save(params: Mapping[str, Param], extra: Mapping[str, str] | None = None) -> None:

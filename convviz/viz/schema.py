@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import geometry
-from ..demo import Spec
+from ..demo import MAX_ANIMATION_SIZE, Spec
 
 AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 SPEEDS = {"slow": 1000, "normal": 500, "fast": 200}
@@ -62,6 +62,18 @@ class Field:
         if self.layers is not None and layer not in self.layers:
             return False
         return self.axis is None or self.axis < rank_of(layer)
+
+    def choices_for(self, layer: str) -> tuple:
+        """The values ``layer`` accepts (``padding="causal"`` only for Conv1D)."""
+        if self.key == "padding" and "causal" in self.choices and layer != "Conv1D":
+            return tuple(c for c in self.choices if c != "causal")
+        return self.choices
+
+    def hi_for(self, layer: str) -> int:
+        """Upper bound for ``layer``: an input size stops at what the page can animate."""
+        if self.key[:1] == "n" and self.axis is not None:
+            return min(self.hi, MAX_ANIMATION_SIZE[rank_of(layer)])
+        return self.hi
 
     def label_for(self, layer: str) -> str:
         if self.axis is None:
@@ -179,7 +191,9 @@ DATA_FORMAT = Field("data_format", "data_format", "choice", "channels_last",
                     help="Where the channel axis sits: (batch, *spatial, C) or "
                     "(batch, C, *spatial).")
 CHANNELS = Field("channels", "Input channels", "int", 1, 1, 8)
-SIZES = _per_axis("n", "Input {axis}", 5, 1, 32, help="Spatial length of the input on this axis.")
+SIZES = _per_axis("n", "Input {axis}", 5, 1, max(MAX_ANIMATION_SIZE.values()),
+                  help="Spatial length of the input on this axis (at most what can be "
+                  "animated: 64 for 1D, 32 for 2D, 12 for 3D).")
 
 
 def _sizes(default):
@@ -209,7 +223,8 @@ CONV_WINDOW = (
 
 def _conv_padding(layers):
     return Field("padding", "padding", "choice", "valid", choices=("valid", "same", "causal"),
-                 layers=layers, help="'causal' exists only for Conv1D; any other layer raises.")
+                 layers=layers, help="'causal' (Conv1D only) pads the start, so no output "
+                 "reads a later input.")
 
 
 FAMILIES: dict[str, Family] = {
@@ -327,6 +342,16 @@ def decode(family: Family, params: Mapping[str, Any]) -> tuple[dict, list[str]]:
             values[key] = family.field(key).coerce(raw)
         except ValueError as exc:
             notices.append(f"{exc}; using the default {family.field(key).default!r}")
+    layer = values["layer"]
+    for f in family.active(layer):  # what this layer accepts, not only the family
+        value = values[f.key]
+        if (f.kind == "choice" and value not in f.choices_for(layer)) or (
+                f.kind == "int" and value > f.hi_for(layer)):
+            notices.append(f"{f.key}={value!r} is not allowed for {layer} (allowed: "
+                           + (", ".join(f.choices_for(layer)) if f.kind == "choice"
+                              else f"{f.lo}..{f.hi_for(layer)}")
+                           + f"); using the default {f.default!r}")
+            values[f.key] = f.default
     return values, notices
 
 

@@ -108,11 +108,14 @@ def test_invalid_combination_is_explained_inline_and_the_page_recovers():
     assert not at.error and _charts(at)
 
 
-def test_oversized_input_is_refused_with_the_limit():
-    at = _app(FAMILY_PAGES["convolution"])
-    at.selectbox(key="convolution.layer").set_value("Conv3D").run()
-    at.slider(key="convolution.n0").set_value(32).run()
-    assert at.error and "at most 12 cells per axis" in at.error[0].value
+def test_oversized_output_is_refused_with_the_limit():
+    """Inputs stop at the animation caps (sliders); an output past 8192 cells is refused."""
+    at = _app(FAMILY_PAGES["upsampling"],
+              {"layer": "UpSampling2D", "n0": "32", "n1": "32", "size0": "4", "size1": "4"})
+    assert at.error and "at most 8192 can be animated" in at.error[0].value
+    at.slider(key="upsampling.size0").set_value(1).run()
+    _clean(at)
+    assert not at.error and _charts(at)
 
 
 def test_subsampled_animation_says_so():
@@ -150,3 +153,45 @@ def test_presenter_mode_hides_the_side_panels():
     at = _app(FAMILY_PAGES["convolution"], {"presenter": "1"})
     assert not at.dataframe  # no explain or data_format tables
     assert any("Output shape" == h.value for h in at.subheader)
+
+
+def test_hundreds_of_unknown_parameters_make_one_short_notice():
+    """300 junk parameters: one warning naming a few of them, and the figure right below."""
+    at = _app(FAMILY_PAGES["convolution"], {f"junk{k}": "1" for k in range(300)})
+    (notice,) = at.warning
+    assert notice.value.startswith("100 link parameters ignored: ")  # at most 100 are read
+    assert notice.value.endswith("and 95 more.") and len(notice.value) < 400
+    assert _charts(at) and not at.error
+
+
+def test_switching_from_causal_conv1d_lands_on_a_valid_configuration():
+    at = _app(FAMILY_PAGES["convolution"], {"layer": "Conv1D", "padding": "causal"})
+    assert "causal" in at.selectbox(key="convolution.padding").options
+    at.selectbox(key="convolution.layer").set_value("Conv2D").run()
+    _clean(at)
+    padding = at.selectbox(key="convolution.padding")
+    assert padding.value == "valid" and "causal" not in padding.options
+    assert not at.error and _charts(at)
+
+
+def test_a_causal_link_for_conv2d_falls_back_with_a_notice():
+    at = _app(FAMILY_PAGES["convolution"], {"layer": "Conv2D", "padding": "causal"})
+    assert at.selectbox(key="convolution.padding").value == "valid"
+    assert at.warning and "not allowed for Conv2D" in at.warning[0].value
+    assert not at.error and _charts(at)
+
+
+@pytest.mark.parametrize(("layer", "top"), [("Conv1D", 64), ("Conv2D", 32), ("Conv3D", 12)])
+def test_input_size_sliders_stop_at_what_can_be_animated(layer, top):
+    at = _app(FAMILY_PAGES["convolution"], {"layer": layer})
+    sizes = [s for s in at.slider if s.key.startswith("convolution.n")]
+    assert sizes and all(s.max == top for s in sizes)
+    sizes[0].set_value(top).run()
+    _clean(at)
+    assert not at.error and _charts(at)
+
+
+def test_an_invalid_combination_shows_only_its_rule():
+    at = _app(FAMILY_PAGES["convolution"], {"s0": "2", "d0": "2"})
+    assert at.error and "dilation_rate" in at.error[0].value
+    assert not [c for c in at.caption if "cells per axis" in c.value]
