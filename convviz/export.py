@@ -552,6 +552,46 @@ class GalleryCase:
         return animate_command(self.spec, view=self.view, output=f"{self.slug}.gif")
 
 
+#: Short names of layer arguments in file names (arguments not listed keep their own name).
+_STEM_KEYS = {"filters": "f", "kernel_size": "k", "strides": "s", "padding": "",
+              "dilation_rate": "d", "groups": "g", "depth_multiplier": "m",
+              "output_padding": "op", "cropping": "crop", "size": "size", "interpolation": ""}
+
+
+def _stem_value(value) -> str:
+    if isinstance(value, tuple):
+        return "x".join(_stem_value(v) if isinstance(v, tuple) else str(v) for v in value) \
+            if not (value and isinstance(value[0], tuple)) else \
+            "_".join("-".join(str(v) for v in pair) for pair in value)
+    return str(value)
+
+
+def file_stem(spec: Spec, *, view: str = "gather", filter: int = 0) -> str:
+    """A file name (no suffix) naming the whole configuration, so no two differ only inside.
+
+    >>> file_stem(Spec("Conv2D", {"filters": 2, "kernel_size": 3, "strides": 2,
+    ...                           "padding": "same"}, (5, 5), channels=3), filter=1)
+    'Conv2D_5x5x3_f2_k3_s2_same_filter1'
+    """
+    parts = [spec.name, "x".join(str(n) for n in (*spec.spatial, spec.channels))]
+    for key, value in spec.arguments.items():
+        if key == "data_format":
+            if value == "channels_first":
+                parts.append("cfirst")
+            continue
+        if value is None:
+            continue
+        text = _stem_value(value)
+        tag = _STEM_KEYS.get(key, key)
+        parts.append(f"{tag}{text}" if tag else text)
+    if view != "gather":
+        parts.append(view)
+    if filter:
+        parts.append(f"filter{int(filter)}")
+    stem = "_".join(parts)
+    return "".join(ch if ch.isalnum() or ch in "_-x" else "-" for ch in stem)
+
+
 def _cli_value(name: str, key: str, value) -> str:
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
         return ",".join(f"{lo}:{hi}" for lo, hi in value)  # per-axis (lo, hi) pairs

@@ -282,3 +282,21 @@ def test_frames_do_not_depend_on_render_order():
             # Fills drawn in one batch or several differ only in antialiased shared edges.
             diff = np.abs(forward[s].astype(int) - backward[s].astype(int))
             assert diff.max() <= 3 and (diff > 0).mean() < 1e-3
+
+
+def test_file_names_name_the_whole_configuration():
+    base = {"filters": 1, "kernel_size": 3}
+    specs = [Spec("Conv2D", base, (5, 5)),
+             Spec("Conv2D", {**base, "strides": 2}, (5, 5)),
+             Spec("Conv2D", {**base, "padding": "same"}, (5, 5)),
+             Spec("Conv2D", {**base, "dilation_rate": 2}, (5, 5)),
+             Spec("Conv2D", base, (5, 5), channels=2),
+             Spec("Conv2D", {**base, "data_format": "channels_first"}, (5, 5)),
+             Spec("Cropping2D", {"cropping": ((1, 0), (2, 2))}, (5, 6)),
+             Spec("Cropping2D", {"cropping": ((1, 2), (0, 2))}, (5, 6))]
+    stems = [export.file_stem(s) for s in specs]
+    assert len(set(stems)) == len(stems), stems
+    assert stems[1] == "Conv2D_5x5x1_f1_k3_s2" and stems[2] == "Conv2D_5x5x1_f1_k3_same"
+    assert stems[6] == "Cropping2D_5x6x1_crop1-0_2-2"
+    assert export.file_stem(specs[0], view="scatter", filter=2).endswith("_scatter_filter2")
+    assert all(ch.isalnum() or ch in "_-x" for ch in "".join(stems))

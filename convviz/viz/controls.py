@@ -285,7 +285,7 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
 
     spec, kind = view.spec, view.view
     reveal, filter_ = view.scene.reveal, view.scene.filter
-    stem = f"{spec.name}_{'x'.join(map(str, spec.spatial))}_{kind}"
+    stem = export.file_stem(spec, view=kind, filter=filter_)
     cols = st.columns(3)
     cols[0].download_button(
         "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
