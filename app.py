@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-#: (script, title, url path, icon) for every page; the first one is the default page.
+#: (script, title, url path, icon) for every page; the first one is where "/" leads.
 PAGE_SPECS: tuple[tuple[str, str, str, str], ...] = (
     ("app_pages/home.py", "Home", "home", ":material/home:"),
     ("app_pages/convolution.py", "Convolution", "convolution", ":material/grid_on:"),
@@ -30,10 +30,19 @@ PAGE_SPECS: tuple[tuple[str, str, str, str], ...] = (
 def main() -> None:
     st.set_page_config(page_title="convviz", page_icon=":material/grid_on:", layout="wide")
     pages = [
-        st.Page(script, title=title, url_path=url_path, icon=icon, default=index == 0)
-        for index, (script, title, url_path, icon) in enumerate(PAGE_SPECS)
+        st.Page(script, title=title, url_path=url_path, icon=icon)
+        for script, title, url_path, icon in PAGE_SPECS
     ]
-    st.navigation(pages).run()
+
+    def start() -> None:
+        """``/``: the app's root leads to Home, which keeps its own path (``/home``)."""
+        st.switch_page(pages[0])
+
+    # The default page is served at "/" and reserves its own path, so it is this hidden
+    # redirect; every listed page then answers at its url path, Home included.
+    root = st.Page(start, title=PAGE_SPECS[0][1], url_path="start", default=True,
+                   visibility="hidden")
+    st.navigation([root, *pages]).run()
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ with st.sidebar:
     channels = st.slider("Input channels", 1, 16, 3, key="stacks.channels")
 links.save(P, {"layers": links.encode_layers(entries)} if entries != DEFAULT else {})
 if not entries:
-    st.info("The stack is empty: add a layer in the sidebar.", icon=":material/info:")
+    st.info("The stack is empty: pick a layer under **Add a layer** above.", icon="ℹ️")
     st.stop()
 shape = lf.input_shape_for(entries, spatial, channels)
 too_big = lf.stack_limits(entries, shape)

@@ -173,3 +173,20 @@ def test_lab_kwargs_defaults_give_agreeing_sweeps(name):
         assert lf.SWEEP_BOUNDS[arg][0] <= lo <= hi <= lf.SWEEP_BOUNDS[arg][1]
         sw = lab.sweep(name, kwargs, (6,) * rank, 2, None, arg, range(lo, hi + 1))
         assert sw.all_agree, (name, arg)
+
+
+@pytest.mark.parametrize(("text", "name", "wrong", "hint"), [
+    ("4, 3, stride=2", "Conv2D", "stride", "`strides`"),
+    ("kernel_size=3, dilation=2", "DepthwiseConv2D", "dilation", "`dilation_rate`"),
+    ("size=2, interpolaton='bilinear'", "UpSampling2D", "interpolaton", "`interpolation`"),
+    ("croping=1", "Cropping1D", "croping", "`cropping`"),
+])
+def test_parse_kwargs_refuses_unknown_arguments_with_the_keras_names(text, name, wrong, hint):
+    with pytest.raises(ValueError, match=f"no argument `{wrong}`") as info:
+        lf.parse_kwargs(text, name)
+    assert f"Did you mean {hint}" in str(info.value)
+
+
+def test_parse_kwargs_takes_the_base_layer_arguments():
+    assert lf.parse_kwargs("4, 3, name='c1', trainable=False", "Conv2D") == {
+        "filters": 4, "kernel_size": 3, "name": "c1", "trainable": False}

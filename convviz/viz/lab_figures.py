@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -386,9 +387,26 @@ def parse_kwargs(text: str, name: str) -> dict:
             raise ValueError(bad) from None
         except ValueError as exc:
             raise ValueError(str(exc) if "twice" in str(exc) else bad) from None
+    known = _argument_names(name)
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+            hint = (f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else "")
+            raise ValueError(f"{name} has no argument `{key}`.{hint} Its arguments are: "
+                             f"{', '.join(known)}.")
     for key, value in kwargs.items():
         _check_value(value, key)
     return kwargs
+
+
+def _argument_names(name: str) -> list[str]:
+    """The Keras argument names of layer ``name``, in the order of its signature."""
+    import inspect
+
+    params = inspect.signature(convviz.LAYERS[name].__init__).parameters
+    own = [p for p, v in params.items() if p != "self" and v.kind is not v.VAR_KEYWORD]
+    # every Keras layer also takes the base Layer's name, dtype and trainable
+    return own + [p for p in ("name", "dtype", "trainable") if p not in own]
 
 
 def _param_bound(layer, cin: int) -> int:

@@ -44,11 +44,8 @@ def _page_specs():
     return module.PAGE_SPECS
 
 
-# The default (first) page is served at "/" only; every other page at its own url path.
-PAGES = [
-    pytest.param("" if index == 0 else url_path, title, id=url_path)
-    for index, (_, title, url_path, _) in enumerate(_page_specs())
-]
+# Every page answers at its own url path, Home (``/home``) included.
+PAGES = [pytest.param(url_path, title, id=url_path) for _, title, url_path, _ in _page_specs()]
 
 
 def _skip_or_fail(reason: str):
@@ -204,5 +201,17 @@ def test_play_animates_and_keeps_the_grids(server, browser):
         assert after > before, (before, after)
         assert page.locator(".hm image").count() >= 1
         _assert_clean(page, "play")
+    finally:
+        page.close()
+
+
+def test_the_root_leads_to_home_and_home_keeps_its_path(server, browser):
+    page = _open(browser, f"{server}/")
+    try:
+        page.wait_for_url(f"{server}/home")
+        assert page.locator("h1").first.inner_text().startswith("convviz")
+        _assert_clean(page, "/")
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        assert nav.get_by_text("Home").count() == 1 and nav.get_by_text("start").count() == 0
     finally:
         page.close()

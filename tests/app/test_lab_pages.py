@@ -155,6 +155,7 @@ def test_stacks_add_remove_move():
         at.button(key="stacks.remove.0").click().run()
         _clean(at)
     assert _entries(at) == [] and at.info
+    assert "Add a layer" in at.info[0].value and "sidebar" not in at.info[0].value
     at.selectbox(key="stacks.layer").set_value("Conv1D").run()
     at.text_input(key="stacks.kwargs").input("2, 5, padding='causal'").run()
     at.button(key="stacks.add").click().run()
@@ -178,6 +179,18 @@ def test_stacks_invalid_layer_is_an_error_not_an_exception():
     at.button(key="stacks.remove.3").click().run()
     _clean(at)
     assert not at.error and at.get("plotly_chart")
+
+
+def test_stacks_refuse_an_unknown_argument_and_suggest_the_keras_name():
+    at = _app("stacks")
+    at.text_input(key="stacks.kwargs").input("4, 3, stride=2").run()
+    at.button(key="stacks.add").click().run()
+    _clean(at)
+    assert _entries(at) == ["Conv2D"] * 3  # not added
+    (error,) = [e.value for e in at.error]
+    assert "Not added" in error and "no argument `stride`" in error
+    assert "Did you mean `strides`?" in error
+    assert "stride=" not in at.code[0].value  # the Keras code never shows the typo
 
 
 @pytest.mark.parametrize("text", ["__import__('os')", "open('/etc/passwd').read()",
