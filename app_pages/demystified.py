@@ -58,16 +58,12 @@ for col, (side, title, scale) in zip(st.columns(2), sides):
     with col:
         st.subheader(title)
         st.code("import keras\n\n" + side["code"], language="python", wrap_lines=True)
-        values = ", ".join(map(str, side["interior_values"]))
-        st.plotly_chart(lf.overlap_figure(side["overlap"], f"{title}: products per output "
-                                          f"cell (interior: {values})", scale),
+        st.plotly_chart(lf.overlap_figure(side["overlap"], "products per output cell", scale),
                         key=f"demystified.overlap.{scale}", config=PLOTLY_CONFIG)
-        if side["checkerboard"]:
-            st.warning(f"Checkerboard: interior cells sum {values} products.",
-                       icon=":material/grid_view:")
-        else:
-            st.success(f"Even: every interior cell sums {values} products.",
-                       icon=":material/check:")
+        kind, text = lf.overlap_message(side)
+        box = {"checkerboard": st.warning, "even": st.success, "edges": st.info}[kind]
+        box(text, icon=":material/grid_view:" if kind == "checkerboard" else
+            ":material/check:")
 rule = (f"k mod s = {k} mod {s} = {k % s}"
         + (" = 0: no checkerboard." if k % s == 0 else " ≠ 0: the checkerboard appears."))
 st.info(f"**{rule}** {c['explanation']}", icon=":material/lightbulb:")

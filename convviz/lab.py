@@ -1036,9 +1036,17 @@ def _check_reads(q: Question, text: str) -> Feedback:
     shown = _format_cells(sorted(given), q.rank)
     if given == answer:
         return Feedback(True, expected, f"Correct: {len(answer)} input cells.", shown)
-    missing, extra = len(answer - given), len(given - answer)
-    parts = ([f"missed {missing}"] if missing else []) + ([f"{extra} extra"] if extra else [])
-    return Feedback(False, expected, f"Not quite ({', '.join(parts)}). Output "
+    missing, extra = sorted(answer - given), sorted(given - answer)
+    parts = []
+
+    def cells(found):  # "cell 3", "cells (0, 1) (2, 2)": never a bare number
+        return f"cell{'s' * (len(found) != 1)} {_format_cells(found, q.rank)}"
+
+    if missing:
+        parts.append(f"you missed {cells(missing)}")
+    if extra:
+        parts.append(f"{cells(extra)} {'is' if len(extra) == 1 else 'are'} not read")
+    return Feedback(False, expected, f"Not quite: {'; '.join(parts)}. Output "
                     f"{_format_index(q.out_index)} reads {expected}.", shown)
 
 

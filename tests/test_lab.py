@@ -292,9 +292,11 @@ def test_check_reads_spellings():
     for text in spellings:
         assert lab.check(q, text).correct, text
     fb = lab.check(q, " ".join(f"({a},{b})" for a, b in cells[1:]))
-    assert not fb.correct and "missed 1" in fb.message
+    first = cells[0]
+    assert not fb.correct and f"you missed cell ({first[0]}, {first[1]})" in fb.message
+    assert "missed 1" not in fb.message  # names the cell, not a count that reads as one
     fb = lab.check(q, " ".join(f"({a},{b})" for a, b in cells + [(99, 99)]))
-    assert not fb.correct and "1 extra" in fb.message
+    assert not fb.correct and "cell (99, 99) is not read" in fb.message
     assert not lab.check(q, "(1, 2, 3)").correct
 
     q1 = _question("reads", 1, lambda q: q.rank == 1 and len(q.answer) >= 2)
@@ -302,6 +304,9 @@ def test_check_reads_spellings():
     for text in (" ".join(map(str, flat)), str(flat), ", ".join(map(str, flat)),
                  " ".join(f"({v})" for v in flat)):
         assert lab.check(q1, text).correct, text
+    fb = lab.check(q1, " ".join(map(str, flat[:-1])))  # rank 1: cells are plain numbers
+    assert f"you missed cell {flat[-1]}." in fb.message or \
+        f"you missed cell {flat[-1]};" in fb.message
 
 
 def test_check_reads_empty_answer():

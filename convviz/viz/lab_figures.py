@@ -290,6 +290,32 @@ def overlap_figure(counts: np.ndarray, title: str, colorscale: str = "Blues") ->
     return _style(fig, [z], height=int(min(600, max(360, 16 * z.shape[0] + 140))))
 
 
+def overlap_message(side: dict) -> tuple[str, str]:
+    """``(kind, text)`` about the overlap map ``side["overlap"]`` that the page draws.
+
+    ``kind`` is ``"checkerboard"``, ``"even"`` or ``"edges"``; the text quotes the values in
+    that map, so it never calls a map even when it visibly is not: on a small input every cell
+    may be within reach of the zero padding, and those counts are lower than the interior's.
+
+    >>> from convviz import stack
+    >>> overlap_message(stack.compare_upsampling(4, 3, 2)["upsample_conv"])[0]
+    'edges'
+    """
+    shown = sorted({int(v) for v in np.asarray(side["overlap"]).reshape(-1)})
+    interior = ", ".join(map(str, side["interior_values"]))
+    span = f"{shown[0]}..{shown[-1]}" if len(shown) > 1 else str(shown[0])
+    if side["checkerboard"]:
+        return "checkerboard", (f"Checkerboard: away from the borders, output cells sum "
+                                f"{interior} products in a repeating pattern; this map shows "
+                                f"{span}.")
+    if len(shown) == 1:
+        return "even", f"Even: every output cell sums {shown[0]} products."
+    return "edges", (f"No checkerboard: away from the borders every output cell sums "
+                     f"{interior} products. This map shows {span} because the zero padding "
+                     "at the borders feeds fewer products into the cells near them, and on "
+                     "this input every cell of the lower values is within reach of a border.")
+
+
 # ----------------------------------------------------------------------------- stacks
 #: Longest argument text :func:`parse_kwargs` reads.
 MAX_KWARGS_TEXT = 240
@@ -473,7 +499,8 @@ def input_shape_for(entries: Sequence, spatial: Sequence[int], channels: int) ->
 
 __all__ = [
     "FIELDS", "SWEEP_BOUNDS", "SWEEP_DEFAULTS", "LabField", "fields_for", "input_shape_for",
-    "lab_kwargs", "latex_text", "overlap_figure", "paddings_for", "parse_kwargs",
+    "lab_kwargs", "latex_text", "overlap_figure", "overlap_message", "paddings_for",
+    "parse_kwargs",
     "point_marks", "receptive_field_figure", "stack_limits", "summary_table", "sweep_figure",
     "tile",
 ]
