@@ -212,6 +212,7 @@ def test_the_root_leads_to_home_and_home_keeps_its_path(server, browser):
         assert page.locator("h1").first.inner_text().startswith("convviz")
         _assert_clean(page, "/")
         nav = page.locator('[data-testid="stSidebarNav"]')
-        assert nav.get_by_text("Home").count() == 1 and nav.get_by_text("start").count() == 0
+        assert nav.get_by_text("Home", exact=True).count() == 1
+        assert nav.get_by_text("start", exact=True).count() == 0
     finally:
         page.close()
