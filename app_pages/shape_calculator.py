@@ -14,13 +14,19 @@ MAX_SIZE = 4096
 AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _MARKDOWN_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")
 SIZE = links.integer(1, MAX_SIZE)
+PADDINGS = ("valid", "same", "causal")
 P = {"rank": links.Param("rank", links.choice((1, 2, 3)), 2),
      "data_format": links.Param("data_format", links.choice(catalog.DATA_FORMATS),
                                 catalog.DATA_FORMATS[0]),
      **{f"n{a}": links.Param(f"size_{a}", SIZE, 8) for a in range(3)},
      "channels": links.Param("channels", SIZE, 3),
      "batch_none": links.Param("batch_none", links.boolean, True, links.encode_bool),
-     "batch": links.Param("batch", SIZE, 1)}
+     "batch": links.Param("batch", SIZE, 1),
+     "set_window": links.Param("set_window", links.boolean, False, links.encode_bool),
+     "kernel_size": links.Param("kernel_size", links.integer(1, 64), 3),
+     "strides": links.Param("strides", links.integer(1, 64), 1),
+     "dilation_rate": links.Param("dilation_rate", links.integer(1, 64), 1),
+     "padding": links.Param("padding", links.choice(PADDINGS), "valid")}
 links.load("shape_calculator", P)
 
 
@@ -39,6 +45,14 @@ links.notices("shape_calculator")
 with st.sidebar:
     rank = st.selectbox("Spatial rank", (1, 2, 3), index=1, key="rank")
     data_format = st.selectbox("data_format", catalog.DATA_FORMATS, key="data_format")
+    window = {}
+    if st.toggle("Set the window arguments", key="set_window",
+                 help="Give every layer that takes them the same kernel_size, strides, "
+                 "padding and dilation_rate (otherwise each uses its example values)."):
+        for name in ("kernel_size", "strides", "dilation_rate"):
+            window[name] = int(st.number_input(name, 1, 64, key=name))
+        window["padding"] = st.selectbox("padding", PADDINGS, key="padding",
+                                         help="'causal' exists only for Conv1D.")
 
 columns = st.columns(rank + 2)
 spatial_shape = tuple(
@@ -63,7 +77,7 @@ with columns[rank + 1]:
 batch = None if unknown_batch else int(batch_size)
 links.save({k: p for k, p in P.items() if k[0] != "n" or int(k[1]) < rank})
 
-rows = catalog.shape_table(spatial_shape, channels, batch, data_format)
+rows = catalog.shape_table(spatial_shape, channels, batch, data_format, window)
 
 st.caption(f"Input shape ({data_format}): `{catalog.format_shape(rows[0]['input_shape'])}`")
 if rank == 1 and data_format == "channels_first":

@@ -153,8 +153,19 @@ def format_shape(shape: Sequence[int | None] | None) -> str:
     return "" if shape is None else _literal(tuple(shape))
 
 
+#: Window arguments the shape calculator sets for the whole table at once.
+WINDOW_ARGUMENTS = ("kernel_size", "strides", "padding", "dilation_rate")
+
+
+def _accepts(name: str) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(getattr(convviz, name).__init__).parameters)
+
+
 def shape_table(
-    spatial_shape: tuple[int, ...], channels: int, batch: int | None, data_format: str
+    spatial_shape: tuple[int, ...], channels: int, batch: int | None, data_format: str,
+    arguments: dict | None = None,
 ) -> list[dict[str, Any]]:
     """Output shape and parameter count of every layer whose rank is ``len(spatial_shape)``.
 
@@ -173,6 +184,10 @@ def shape_table(
         The batch size, or None for "unknown" as in a Keras summary.
     data_format : str
         ``"channels_last"`` or ``"channels_first"``.
+    arguments : dict, optional
+        Values of :data:`WINDOW_ARGUMENTS` (``kernel_size``, ``strides``, ``padding``,
+        ``dilation_rate``) given to every layer that takes them, replacing its example
+        values; a layer they make invalid gets Keras's error in its row.
 
     Returns
     -------
@@ -182,8 +197,11 @@ def shape_table(
         ``error`` (None, or the ValueError's message). ValueErrors never escape.
     """
     rows = []
+    given = {k: v for k, v in (arguments or {}).items() if k in WINDOW_ARGUMENTS}
     for info in layers_of_rank(len(spatial_shape)):
         kwargs = info.kwargs
+        accepts = _accepts(info.name)
+        kwargs.update({k: v for k, v in given.items() if k in accepts})
         fmt = data_format if info.has_data_format else "channels_last"
         call_kwargs = dict(kwargs)
         if info.has_data_format:

@@ -194,3 +194,48 @@ def test_batch_checkbox_toggles_none():
     at.number_input(key="batch").set_value(7).run()
     _assert_clean(at)
     assert at.dataframe[0].value["input shape"][0].startswith("(7,")
+
+
+def test_window_arguments_apply_to_every_layer_that_takes_them():
+    rows = {r["layer"]: r for r in catalog.shape_table(
+        (10, 10), 3, None, "channels_last",
+        {"kernel_size": 5, "strides": 2, "padding": "same", "dilation_rate": 1})}
+    conv = rows["Conv2D"]
+    assert conv["output_shape"][1:3] == (5, 5)  # ceil(10 / 2)
+    assert "kernel_size=5" in conv["call"] and "strides=2" in conv["call"]
+    assert rows["Conv2DTranspose"]["output_shape"][1:3] == (20, 20)  # 10 * 2 with 'same'
+    assert rows["DepthwiseConv2D"]["output_shape"][1:3] == (5, 5)
+    untouched = catalog.shape_table((10, 10), 3, None, "channels_last")
+    crop = {r["layer"]: r for r in untouched}["Cropping2D"]
+    assert rows["Cropping2D"]["output_shape"] == crop["output_shape"]  # takes none of them
+    # valid, dilation 2: 10 - (2*(5-1)+1) + 1 = 2
+    dilated = {r["layer"]: r for r in catalog.shape_table(
+        (10, 10), 3, None, "channels_last", {"kernel_size": 5, "dilation_rate": 2})}
+    assert dilated["Conv2D"]["output_shape"][1:3] == (2, 2)
+    causal = {r["layer"]: r for r in catalog.shape_table(
+        (10, 10), 3, None, "channels_last", {"padding": "causal"})}
+    assert causal["Conv2D"]["error"] and "causal" in causal["Conv2D"]["error"]
+    one_d = {r["layer"]: r for r in catalog.shape_table(
+        (10,), 3, None, "channels_last", {"padding": "causal", "kernel_size": 3})}
+    assert one_d["Conv1D"]["output_shape"][1] == 10 and one_d["Conv1D"]["error"] is None
+
+
+def test_page_sets_the_window_arguments_for_the_whole_table():
+    at = _app()
+    at.toggle(key="set_window").set_value(True).run()
+    _assert_clean(at)
+    at.number_input(key="kernel_size").set_value(5).run()
+    at.number_input(key="strides").set_value(2).run()
+    at.selectbox(key="padding").set_value("same").run()
+    _assert_clean(at)
+    table = at.dataframe[0].value
+    row = table[table["layer"] == "Conv2D"].iloc[0]
+    assert row["output shape"] == "(None, 4, 4, 4)"  # ceil(8 / 2); the example has 4 filters
+    assert "strides=2" in row["Keras call"]
+    assert at.query_params["strides"] in ("2", ["2"])
+    for key in ("kernel_size", "strides", "dilation_rate"):
+        for bound in ("min", "max"):
+            widget = at.number_input(key=key)
+            widget.set_value(getattr(widget, bound)).run()
+            _assert_clean(at)
+            assert len(at.dataframe) == 1
