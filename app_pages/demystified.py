@@ -24,10 +24,10 @@ st.markdown(
 )
 links.notices("demystified")
 with st.sidebar:
-    n = st.slider("Input size (height = width)", 2, 12, 4, key="demystified.n")
-    k = st.slider("kernel_size", 1, 7, 3, key="demystified.k")
-    s = st.slider("strides (= UpSampling2D size)", 1, 4, 2, key="demystified.s")
-    layers = st.slider("Stacked layers", 1, 3, 1, key="demystified.layers")
+    n = st.slider("Input size (height = width)", 2, 12, key="demystified.n")
+    k = st.slider("kernel_size", 1, 7, key="demystified.k")
+    s = st.slider("strides (= UpSampling2D size)", 1, 4, key="demystified.s")
+    layers = st.slider("Stacked layers", 1, 3, key="demystified.layers")
 links.save(P)
 
 

@@ -43,7 +43,7 @@ st.write(
 links.notices("shape_calculator")
 
 with st.sidebar:
-    rank = st.selectbox("Spatial rank", (1, 2, 3), index=1, key="rank")
+    rank = st.selectbox("Spatial rank", (1, 2, 3), key="rank")
     data_format = st.selectbox("data_format", catalog.DATA_FORMATS, key="data_format")
     window = {}
     if st.toggle("Set the window arguments", key="set_window",
@@ -58,24 +58,24 @@ columns = st.columns(rank + 2)
 spatial_shape = tuple(
     int(
         column.number_input(
-            f"Input {name}", min_value=1, max_value=MAX_SIZE, value=8, step=1, key=f"size_{axis}"
+            f"Input {name}", min_value=1, max_value=MAX_SIZE, step=1, key=f"size_{axis}"
         )
     )
     for axis, (column, name) in enumerate(zip(columns, AXIS_NAMES[rank], strict=False))
 )
 channels = int(
     columns[rank].number_input(
-        "Channels", min_value=1, max_value=MAX_SIZE, value=3, step=1, key="channels"
+        "Channels", min_value=1, max_value=MAX_SIZE, step=1, key="channels"
     )
 )
 with columns[rank + 1]:
-    unknown_batch = st.checkbox("Batch unknown (None)", value=True, key="batch_none")
+    unknown_batch = st.checkbox("Batch unknown (None)", key="batch_none")
     batch_size = st.number_input(
-        "Batch", min_value=1, max_value=MAX_SIZE, value=1, step=1, key="batch",
+        "Batch", min_value=1, max_value=MAX_SIZE, step=1, key="batch",
         disabled=unknown_batch,
     )
 batch = None if unknown_batch else int(batch_size)
-links.save({k: p for k, p in P.items() if k[0] != "n" or int(k[1]) < rank})
+links.save(links.per_axis(P, rank))
 
 rows = catalog.shape_table(spatial_shape, channels, batch, data_format, window)
 

@@ -38,8 +38,8 @@ def run_sweep(name, kwargs, spatial, arg, lo, hi):
 with sweep_tab:
     left, right = st.columns([1, 3])
     name = left.selectbox("Layer", [i.name for i in catalog.CATALOG], key="lab.layer")
-    n = left.slider("Input length (every axis)", 1, 64, 12, key="lab.n")
-    values = {f.key: left.slider(f.label, f.lo, f.hi, f.default, key=f"lab.{f.key}")
+    n = left.slider("Input length (every axis)", 1, 64, key="lab.n")
+    values = {f.key: left.slider(f.label, f.lo, f.hi, key=f"lab.{f.key}")
               for f in lf.fields_for(name)}
     links.fit("lab", "lab.padding", lf.paddings_for(name), f"is no padding of {name}", first)
     if lf.paddings_for(name):
@@ -51,8 +51,7 @@ with sweep_tab:
     links.fit("lab", "lab.arg", args, f"cannot be swept on {name}", first)
     arg = left.selectbox("Argument to sweep", args, key="lab.arg")
     lo, hi = lf.SWEEP_BOUNDS[arg]
-    start, stop = left.slider(f"Range of {arg}", lo, hi, lf.SWEEP_DEFAULTS[arg],
-                              key=f"lab.range.{arg}")
+    start, stop = left.slider(f"Range of {arg}", lo, hi, key=f"lab.range.{arg}")
     spatial = (n,) * catalog.BY_NAME[name].rank
     try:
         sw = run_sweep(name, lf.lab_kwargs(name, values), spatial, arg, start, stop)
@@ -116,5 +115,5 @@ with quiz_tab:
     score = S["lab.score"]
     st.markdown(f"**Score:** {score.correct} / {score.asked} first tries correct "
                 f"({score.accuracy:.0%}) · streak {score.streak} · best {score.best_streak}")
-links.save(P)
+links.save({k: p for k, p in P.items() if k in lf.link_keys(name, arg)})
 links.notices("lab", notice_box)

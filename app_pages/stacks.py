@@ -72,10 +72,10 @@ if "stacks.add_error" in S:
 with st.sidebar:
     st.subheader("Input")
     rank = catalog.BY_NAME[entries[0][0]].rank if entries else 2
-    spatial = tuple(st.slider(f"Input size, axis {a}", 1, lf.MAX_AXIS, 12, key=f"stacks.n{a}")
+    spatial = tuple(st.slider(f"Input size, axis {a}", 1, lf.MAX_AXIS, key=f"stacks.n{a}")
                     for a in range(rank))
-    channels = st.slider("Input channels", 1, 16, 3, key="stacks.channels")
-links.save(P, {"layers": links.encode_layers(entries)} if entries != DEFAULT else {})
+    channels = st.slider("Input channels", 1, 16, key="stacks.channels")
+links.save(links.per_axis(P, rank), links.layers_param(entries, DEFAULT))
 if not entries:
     st.info("The stack is empty: pick a layer under **Add a layer** above.", icon="ℹ️")
     st.stop()

@@ -83,6 +83,23 @@ def paddings_for(name: str) -> tuple[str, ...]:
     return ("valid", "same", "causal") if name == "Conv1D" else ("valid", "same")
 
 
+def link_keys(name: str, arg: str) -> set[str]:
+    """The shape lab's link parameters that apply to layer ``name`` sweeping ``arg``.
+
+    Only these go into the URL, so a link never carries a value of another layer.
+
+    >>> sorted(link_keys("Cropping1D", "cropping"))[:4]
+    ['arg', 'crop', 'difficulty', 'kind']
+    """
+    keys = {"layer", "n", "arg", f"range.{arg}", "difficulty", "kind", "question"}
+    keys |= {f.key for f in fields_for(name)}
+    if paddings_for(name):
+        keys.add("padding")
+    if catalog.BY_NAME[name].family == "transposed":
+        keys.add("output_padding")
+    return keys
+
+
 def lab_kwargs(name: str, values: Mapping) -> dict:
     """Constructor arguments of ``name`` from the sweep tab's widget values.
 
@@ -499,7 +516,7 @@ def input_shape_for(entries: Sequence, spatial: Sequence[int], channels: int) ->
 
 __all__ = [
     "FIELDS", "SWEEP_BOUNDS", "SWEEP_DEFAULTS", "LabField", "fields_for", "input_shape_for",
-    "lab_kwargs", "latex_text", "overlap_figure", "overlap_message", "paddings_for",
+    "lab_kwargs", "latex_text", "link_keys", "overlap_figure", "overlap_message", "paddings_for",
     "parse_kwargs",
     "point_marks", "receptive_field_figure", "stack_limits", "summary_table", "sweep_figure",
     "tile",

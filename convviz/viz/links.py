@@ -160,12 +160,20 @@ def query() -> dict[str, list[str]]:
 
 
 def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) -> bool:
-    """On the page's first run in a session, seed its widgets from the URL.
+    """Give every widget of ``params`` its default; on the page's first run, the URL's values.
 
     Returns True on that first run. Invalid or unknown parameters become notices for
     :func:`notices`. With ``layers_key``, the ``layers`` parameter (:func:`encode_layers`)
     is read into that session-state key (unless no entry of it is valid).
     """
+    # Every run: a widget takes its default from here, never also from a value= argument
+    # (Streamlit warns when both are set), and one not drawn last run gets it back.
+    fresh = {p.key for p in params.values()
+             if p.default is not None and p.key not in st.session_state}
+    for param in params.values():
+        if param.default is not None:
+            st.session_state.setdefault(param.key, param.default)
+    st.session_state[f"{page}._defaulted"] = fresh  # what no one chose (see :func:`fit`)
     flag = f"{page}._link_loaded"
     if st.session_state.get(flag):
         return False
@@ -183,6 +191,7 @@ def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) 
         found.extend(dropped)
     for key, value in values.items():
         st.session_state[key] = value
+    st.session_state[f"{page}._defaulted"] = fresh - set(values)
     add_notices(page, found)
     return True
 
@@ -195,7 +204,7 @@ def fit(page: str, key: str, options: Sequence, why: str, notify: bool) -> None:
     """Drop ``key``'s value if it is not one of ``options`` now (a notice if ``notify``)."""
     if key in st.session_state and st.session_state[key] not in options:
         value = st.session_state.pop(key)
-        if notify:
+        if notify and key not in st.session_state.get(f"{page}._defaulted", ()):
             add_notices(page, [f"{_shown(str(value))} {why}; the default is used"])
 
 
@@ -217,6 +226,21 @@ def show_notices(found: Sequence[str], where=None) -> None:
 def notices(page: str, where=None) -> None:
     """Show (once) the ignored link parameters as one warning, in ``where`` if given."""
     show_notices(st.session_state.pop(f"{page}._link_notices", []), where)
+
+
+def layers_param(entries, default) -> dict[str, str]:
+    """``{"layers": ...}`` for a link, or nothing when ``entries`` are the page's default."""
+    return {} if list(entries) == list(default) else {"layers": encode_layers(entries)}
+
+
+def per_axis(params: Mapping[str, Param], rank: int) -> dict[str, Param]:
+    """``params`` without the per-axis ones (``n2``, ``o2``...) of axes ``>= rank``.
+
+    >>> sorted(per_axis({"n0": 1, "n1": 1, "n2": 1, "channels": 1}, 2))
+    ['channels', 'n0', 'n1']
+    """
+    return {k: p for k, p in params.items()
+            if not (len(k) == 2 and k[1].isdigit() and int(k[1]) >= rank)}
 
 
 def save(params: Mapping[str, Param], extra: Mapping[str, str] | None = None) -> None:
