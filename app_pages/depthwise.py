@@ -9,8 +9,8 @@ controls.header(
     'A depthwise convolution gives every input channel its own `depth_multiplier` kernels and'
     ' never mixes channels; the output has `channels x depth_multiplier` channels. A '
     'separable convolution follows it with a 1x1 (pointwise) convolution that mixes them into'
-    ' `filters` channels. The animation shows the window of channel 0; the table lists both '
-    'stages.',
+    ' `filters` channels. Every channel is drawn with its own kernel(s); a separable layer '
+    'plays its depthwise stage (the intermediate maps), then its pointwise stage.',
 )
 view = controls.layer_view(values, "depthwise")
 controls.show(view, values, "depthwise")

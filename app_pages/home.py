@@ -6,7 +6,7 @@ from convviz.viz import controls
 
 st.title("convviz: convolution arithmetic, animated and exact to Keras")
 example = controls.home_example()
-st.plotly_chart(example.figure, key="home.chart", config=controls.PLOTLY_CONFIG, width="content")
+controls.scene_chart(example.figure, "home.chart")
 st.caption(
     f"`{example.shape.keras_call}` on a 5x5 input: press ▶ play or drag the step slider. "
     "The orange window reads 3x3 cells, the grey ring is the zero padding that "

@@ -150,11 +150,8 @@ class ScenePainter:
         cols, rows = scene.canvas
         width = scene.width_px
         fonts = self.fonts = scene.fonts
-        title_lines, sub_lines = scene.heading
-        ncol = max(1, int(width // 250))
-        legend_rows = -(-len(scene.legend) // ncol) if scene.legend else 0
-        head_h = 17 * len(title_lines) + 15 * len(sub_lines)
-        top = 14 + head_h + 20 * legend_rows + 8
+        head = scene.heading
+        top = head["height"]
         block = scene.text_block
         text_rows = block["rows"]
         plot_cols = (width - 20) / cell
@@ -169,17 +166,19 @@ class ScenePainter:
         ax.set_axis_off()
         ax.set_autoscale_on(False)
         self.lines_y0, self.line_rows = block["y0"], block["step"]
-        self.fig.text(10 / width, 1 - 12 / height, "\n".join(title_lines), va="top",
-                      ha="left", fontsize=_pt(fonts["heading"]), color=sc.TEXT)
-        if sub_lines:
-            self.fig.text(10 / width, 1 - (14 + 17 * len(title_lines)) / height,
-                          "\n".join(sub_lines), va="top", ha="left", fontsize=_pt(12),
-                          color=sc.TEXT)
+        for k, line in enumerate(head["title"]):
+            self.fig.text(10 / width, 1 - (10 + k * head["title_px"]) / height, line,
+                          va="top", ha="left", fontsize=_pt(fonts["heading"]), color=sc.TEXT)
+        y = 10 + len(head["title"]) * head["title_px"]
+        for k, line in enumerate(head["sub"]):
+            self.fig.text(10 / width, 1 - (y + k * head["sub_px"]) / height, line, va="top",
+                          ha="left", fontsize=_pt(fonts["legend"]), color=sc.TEXT)
         if scene.legend:
-            self.fig.legend(handles=[_legend_patch(*r) for r in scene.legend], ncol=ncol,
-                            loc="upper left", frameon=False, fontsize=_pt(12),
-                            bbox_to_anchor=(0, 1 - (10 + head_h) / height),
-                            handlelength=1.2, columnspacing=1.4)
+            self.fig.legend(handles=[_legend_patch(*r) for r in scene.legend],
+                            ncol=head["legend_cols"], loc="upper left", frameon=False,
+                            fontsize=_pt(fonts["legend"]),
+                            bbox_to_anchor=(0, 1 - head["legend_y"] / height),
+                            handlelength=1.2, columnspacing=1.4, borderaxespad=0.2)
         self._static()
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
@@ -234,7 +233,7 @@ class ScenePainter:
                 continue
             color, width, dash = sc.BOXES[role]
             inset = (1 - (0.92 if role == "current" else 0.84)) / 2
-            face = _rgba("rgba(225,87,89,0.25)") if role == "gap" else "none"
+            face = _rgba(sc.GAP_FILL) if role == "gap" else "none"
             out.append(PolyCollection(_boxes(bx, by, inset), facecolors=face,
                                       edgecolors=color, linewidths=_pt(width)))
         for a in out:
@@ -247,7 +246,7 @@ class ScenePainter:
             if t:
                 out.append(ax.text(xi, yi, t, ha="center", va="center", fontsize=size,
                                    color=sc.TAP_TEXT if small else sc.TEXT, animated=True))
-        for k, line in enumerate([fr.caption, *fr.arithmetic]):
+        for k, line in enumerate(fr.lines):
             out.append(ax.text(-0.5, self.lines_y0 + k * self.line_rows, line, ha="left",
                                va="center", fontsize=_pt(self.fonts["line"]), color="#111111",
                                family="DejaVu Sans Mono", clip_on=False, animated=True))
@@ -275,14 +274,10 @@ def _rgba(color: str):
 
 
 def _legend_patch(role: str, label: str) -> Patch:
-    if role in sc.BOXES:
-        color, width, dash = sc.BOXES[role]
-        face = _rgba("rgba(225,87,89,0.25)") if role == "gap" else "none"
-        return Patch(facecolor=face, edgecolor=color, linewidth=_pt(width),
-                     linestyle="--" if dash else "-", label=label)
-    if role == "written":
-        return Patch(facecolor=_rgba(sc.WRITTEN_TINT), edgecolor=sc.GRID, label=label)
-    return Patch(facecolor=sc.FILLS[role], edgecolor=sc.GRID, label=label)
+    style = sc.legend_style(role)
+    return Patch(facecolor="none" if style["fill"] is None else _rgba(style["fill"]),
+                 edgecolor=style["edge"], linewidth=_pt(style["width"]),
+                 linestyle="--" if style["dash"] else "-", label=label)
 
 
 # ----------------------------------------------------------------------------- public API

@@ -381,7 +381,10 @@ def _check_gather_step(scene, i, numbers=True):
         if len(by) <= 1 or pointwise:
             body = " + ".join(_term(v, w) for _, v, w in terms) or "0"
             if kind == "upsample":  # float32 y and the float64 sum may round apart
-                head = f"{s.label} = {body}{tail} = "
+                # '≈' exactly when the weights as written (4 decimals) do not add up to it
+                rounded = sum(float(v) * float(w) for _, v, w in terms)
+                eq = "=" if sc.fmt(rounded) == sc.fmt(s.total) else "≈"
+                head = f"{s.label} = {body}{tail} {eq} "
                 line = next((t for t in logical if t.startswith(head)), None)
                 assert line is not None, (logical, head)
                 assert _drawn_equals(line[len(head):], expected, 1e-4)

@@ -149,20 +149,25 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
     st.query_params.from_dict(encode(family, values))
     for notice in view.scene.notices:
         st.info(notice, icon=":material/info:")
-    st.plotly_chart(view.figure_at(step), key=key(family, "chart"), config=PLOTLY_CONFIG,
-                    width="content")
+    scene_chart(view.figure_at(step), key(family, "chart"))
     if not presenter:
         export_buttons(view, family.key, bool(values.get("numbers")), step)
     if view.spec.rank == 3 and view.view == "gather":
         st.plotly_chart(view.volume(step), key=key(family, "volume"), config=PLOTLY_CONFIG)
+    if not presenter and values.get("numbers"):
+        numbers_panel(view, step)  # full width: every column of the table fits
     left, right = st.columns(2) if not presenter else (st.container(), None)
     with left:
         shape_panel(view)
     if right is not None:
         with right:
-            if values.get("numbers"):
-                numbers_panel(view, step)
             layout_panel(view)
+
+
+def scene_chart(figure, key: str) -> None:
+    """A scene's Plotly figure, exactly as painted: no Streamlit theme over its fonts,
+    colours and margins (the exports paint the same picture with matplotlib)."""
+    st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG, width="content", theme=None)
 
 
 def shape_panel(view: LayerView) -> None:
@@ -286,7 +291,7 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
     spec, kind = view.spec, view.view
     reveal, filter_ = view.scene.reveal, view.scene.filter
     stem = export.file_stem(spec, view=kind, filter=filter_)
-    cols = st.columns(3)
+    cols = st.columns(2)
     cols[0].download_button(
         "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
         file_name=f"{stem}.gif",
@@ -297,6 +302,6 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
         f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step, reveal, filter_),
         file_name=f"{stem}_step{step}.png", mime="image/png", key=f"{page}.{kind}.png",
         icon=":material/image:", on_click="ignore")
-    cols[2].caption("The same from the shell:")
+    st.caption("The same from the shell:")
     st.code(export.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
                                    filter=filter_, output=f"{stem}.gif"), language="bash")

@@ -108,7 +108,7 @@ def _static_shapes(scene) -> list[dict]:
 def _box_trace(role, x, y, cell):
     color, width, _ = sc.BOXES[role]
     if role == "gap":
-        marker = dict(symbol="square", size=cell * 0.8, color="rgba(225,87,89,0.25)",
+        marker = dict(symbol="square", size=cell * 0.8, color=sc.GAP_FILL,
                       line=dict(color=color, width=width))
     else:
         marker = dict(symbol="square-open", size=cell * (0.92 if role == "current" else 0.84),
@@ -124,7 +124,7 @@ def _frame_parts(scene, i, lines_y0, line_rows):
                           y=fr.boxes.get(r, ((), ()))[1])) for r in BOX_ROLES]
     tx, ty, tt = fr.texts
     data.append(_listify(dict(type="scatter", x=tx, y=ty, text=list(tt))))
-    lines = [fr.caption, *fr.arithmetic]
+    lines = list(fr.lines)
     data.append(dict(type="scatter", x=[-0.5] * len(lines),
                      y=[lines_y0 + k * line_rows for k in range(len(lines))], text=lines))
     shapes = _static_shapes(scene)
@@ -178,7 +178,7 @@ def scene_figure(scene, *, start: int = 0, duration_ms: int = 500) -> AnimatedFi
                      showlegend=False, textposition="middle right",
                      textfont=dict(size=fonts["line"], color="#111111",
                                    family="DejaVu Sans Mono, Menlo, monospace")))
-    data += [_legend_trace(role, label) for role, label in scene.legend]
+    data += [_legend_trace(role, label, fonts["legend"]) for role, label in scene.legend]
 
     def parts(i):
         return _frame_parts(scene, i, block["y0"], block["step"])
@@ -196,21 +196,29 @@ def scene_figure(scene, *, start: int = 0, duration_ms: int = 500) -> AnimatedFi
         raw.append({"name": str(int(i)), "traces": dynamic, "data": d, "layout": {"shapes": s}})
     text_rows = block["rows"]
     width_px = scene.width_px
-    title, sub = scene.heading
-    legend_rows = -(-len(scene.legend) // max(1, int(width_px // 250)))
-    top = 12 + 18 * len(title) + 16 * len(sub) + 24 * legend_rows + 8
-    heading = "<br>".join(title) + "".join(f"<br><span style='font-size:12px'>{line}</span>"
-                                            for line in sub)
-    height = int(top + (rows + text_rows) * cell + CONTROLS_PX)
+    head = scene.heading
+    top = head["height"]
+    plot_h = (rows + text_rows) * cell
+    height = int(top + plot_h + CONTROLS_PX)
+    # The heading as one annotation per line, placed in pixels from the top (a multi-line
+    # Plotly title is anchored by its first line and gets clipped).
+    heading, y = [], 10
+    for lines, px, size in ((head["title"], head["title_px"], fonts["heading"]),
+                            (head["sub"], head["sub_px"], fonts["legend"])):
+        for line in lines:
+            heading.append(dict(text=line, xref="paper", yref="paper", x=0, xanchor="left",
+                                y=1 + (top - y) / plot_h, yanchor="top", showarrow=False,
+                                font=dict(size=size, color=sc.TEXT), xshift=-10))
+            y += px
     layout = dict(
         width=width_px, height=height, shapes=shapes,
         margin=dict(l=10, r=10, t=top, b=CONTROLS_PX), plot_bgcolor="white",
         hovermode="closest",
-        title=dict(text=heading, x=0.01, xanchor="left", yref="container",
-                   y=1 - 8 / height, yanchor="top", font=dict(size=fonts["heading"])),
-        legend=dict(orientation="h", x=0, y=1 + 4 / ((rows + text_rows) * cell),
-                    yanchor="bottom", xanchor="left", font=dict(size=12), itemclick=False,
-                    itemdoubleclick=False, entrywidth=240, entrywidthmode="pixels"),
+        annotations=heading,
+        legend=dict(orientation="h", x=0, y=1 + (top - head["legend_y"]) / plot_h,
+                    yanchor="top", xanchor="left", font=dict(size=fonts["legend"]),
+                    itemclick=False, itemdoubleclick=False,
+                    entrywidth=int(head["entry_px"]), entrywidthmode="pixels"),
         xaxis=dict(range=[-0.5, (width_px - 20) / cell - 0.5], visible=False, fixedrange=True),
         yaxis=dict(range=[rows - 0.5 + text_rows, -0.5], visible=False, fixedrange=True),
         **_animate_controls(frames_at, start, duration_ms),
@@ -219,18 +227,12 @@ def scene_figure(scene, *, start: int = 0, duration_ms: int = 500) -> AnimatedFi
                           dynamic=dynamic)
 
 
-def _legend_trace(role, label):
-    if role in sc.BOXES:
-        color, width, _ = sc.BOXES[role]
-        marker = (dict(symbol="square", size=13, color="rgba(225,87,89,0.25)",
-                       line=dict(color=color, width=width)) if role == "gap"
-                  else dict(symbol="square-open", size=13, color=color, line=dict(width=width)))
-    elif role == "written":
-        marker = dict(symbol="square", size=13, color=sc.WRITTEN_TINT,
-                      line=dict(color=sc.GRID, width=1))
-    else:
-        marker = dict(symbol="square", size=13, color=sc.FILLS[role],
-                      line=dict(color=sc.GRID, width=1))
+def _legend_trace(role, label, size=13):
+    style = sc.legend_style(role)
+    marker = (dict(symbol="square-open", size=size, color=style["edge"],
+                   line=dict(width=style["width"])) if style["fill"] is None else
+              dict(symbol="square", size=size, color=style["fill"],
+                   line=dict(color=style["edge"], width=style["width"])))
     return dict(type="scatter", x=[None], y=[None], mode="markers", marker=marker,
                 name=label, showlegend=True, hoverinfo="skip")
 
@@ -240,7 +242,7 @@ def _animate_controls(frames_at, start, duration_ms) -> dict:
     return dict(
         updatemenus=[dict(
             type="buttons", direction="left", x=0.0, y=0, xanchor="left", yanchor="top",
-            showactive=False, pad=dict(t=30),
+            showactive=False, pad=dict(t=30), font=dict(size=14),
             buttons=[
                 dict(label="▶ play", method="animate",
                      args=[None, dict(frame=dict(duration=duration_ms, redraw=True),

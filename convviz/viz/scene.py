@@ -37,8 +37,6 @@ MAX_FRAMES = 300
 MAX_FRAMES_3D = 120
 #: Most channel panels drawn per stage (input channels, kernels, output channels).
 MAX_PANELS = 8
-#: Pixels of one line of the caption and arithmetic written under the grids.
-LINE_PX = 19
 #: The roles of the boxes a frame draws, in painting order.
 BOX_ROLES = ("tap", "tap_pad", "gap", "current", "patch")
 #: Default and presenter cell sizes in pixels; the scene shrinks cells to fit MAX_CANVAS_PX.
@@ -95,6 +93,43 @@ LEGEND_TEXT = {
     "written": "already written",
     "kept": "kept region",
 }
+
+
+#: Translucent fill of a dilation-gap box (its edge is BOXES["gap"]).
+GAP_FILL = "rgba(225,87,89,0.25)"
+
+
+def legend_style(role: str) -> dict:
+    """How the key draws ``role``: ``fill`` colour, ``edge`` colour, ``width`` px, ``dash``.
+
+    Boxes are outlines (a gap's is also filled), cells and tints are fills; ``group<g>``
+    is group g's outline colour.
+    """
+    if role.startswith("group"):
+        return {"fill": None, "edge": GROUP_EDGES[int(role[5:]) % len(GROUP_EDGES)],
+                "width": 3.0, "dash": False}
+    if role in BOXES:
+        edge, width, dash = BOXES[role]
+        return {"fill": GAP_FILL if role == "gap" else None, "edge": edge, "width": width,
+                "dash": dash}
+    fill = WRITTEN_TINT if role == "written" else FILLS[role]
+    return {"fill": fill, "edge": GRID, "width": 1.0, "dash": False}
+
+
+def fonts_for(cell: float, longest: int = 2) -> dict:
+    """Font sizes in pixels for cells of ``cell`` px whose longest value has ``longest``
+    characters: every painter uses these (presenter mode's big cells get big type).
+
+    ``line_px`` is the spacing of the caption/arithmetic lines; ``char_px`` the width of
+    one character of those (monospace) lines.
+    """
+    value = min(max(8.0, cell * VALUE_FONT), cell * 0.9 / (0.6 * max(longest, 1)))
+    line = max(14, min(20, int(cell * 0.28)))
+    return {"value": max(7, int(value)), "tap": max(7, int(cell * TAP_FONT)),
+            "tick": max(9, min(16, int(cell * 0.3))), "title": max(13, min(20, int(cell * 0.3))),
+            "heading": max(14, min(22, int(cell * 0.3))),
+            "legend": max(12, min(18, int(cell * 0.25))), "line": line,
+            "line_px": int(round(line * 1.35)), "char_px": line * 0.61}
 
 
 def fmt(v) -> str:
@@ -288,6 +323,7 @@ class Frame:
     terms: tuple = ()
     sums: tuple = ()
     arithmetic: tuple = ()                        # lines
+    lines: tuple = ()                             # caption (wrapped) + arithmetic: as drawn
 
 
 @dataclass
@@ -311,6 +347,7 @@ class Scene:
     reveal: bool
     filter: int
     out_channels: int
+    width_chars: int = 80
     _frame: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
 
@@ -321,7 +358,11 @@ class Scene:
                 f"Step {i} is out of range: this animation has {self.steps} steps "
                 f"(0..{self.steps - 1}).")
         if i not in self._cache:
-            self._cache[i] = self._frame(i)
+            fr = self._frame(i)
+            if not self.numbers:  # no values drawn: no sums of them either
+                fr.arithmetic = ()
+            fr.lines = (*_wrap([fr.caption], self.width_chars), *fr.arithmetic)
+            self._cache[i] = fr
         return self._cache[i]
 
     @property
@@ -330,33 +371,51 @@ class Scene:
         return int(max(self.canvas[0] * self.cell_px, 640) + 20)
 
     @property
-    def heading(self) -> tuple[list[str], list[str]]:
-        """The title and the subtitle, wrapped to the picture's width."""
-        chars = max(40, int((self.width_px - 20) / 7.6))
-        title = textwrap.wrap(self.title, chars) or [""]
-        sub = textwrap.wrap(self.subtitle, int(chars * 1.18)) if self.subtitle else []
-        return title, sub
+    def heading(self) -> dict:
+        """What sits above the grids, in pixels from the top: the title and subtitle
+        (wrapped to the picture's width), then the key in ``legend_cols`` columns.
+
+        Keys: ``title``, ``sub`` (lists of lines), ``title_px``, ``sub_px`` (line
+        heights), ``legend_y`` (top of the key), ``legend_cols``, ``legend_rows``,
+        ``legend_px`` (row height), ``entry_px`` (column width), ``height`` (all of it).
+        """
+        f = self.fonts
+        width = self.width_px - 20
+        title = textwrap.wrap(self.title, max(40, int(width / (f["heading"] * 0.55)))) or [""]
+        sub = (textwrap.wrap(self.subtitle, max(40, int(width / (f["legend"] * 0.52))))
+               if self.subtitle else [])
+        title_px, sub_px = f["heading"] * 1.3, f["legend"] * 1.3
+        longest = max((len(label) for _, label in self.legend), default=10)
+        entry_px = f["legend"] * (0.55 * longest + 3)  # the swatch, the label, a gap
+        cols = max(1, int(width // entry_px))
+        rows = -(-len(self.legend) // cols)
+        legend_y = 10 + title_px * len(title) + sub_px * len(sub) + 4
+        legend_px = f["legend"] * 1.7
+        return {"title": title, "sub": sub, "title_px": title_px, "sub_px": sub_px,
+                "legend_y": legend_y, "legend_cols": cols, "legend_rows": rows,
+                "legend_px": legend_px, "entry_px": entry_px,
+                "height": int(legend_y + rows * legend_px + 10)}
 
     @property
     def text_block(self) -> dict:
         """Where the caption and the arithmetic go: under the grids, in canvas rows.
 
         ``y0`` is the first line's centre, ``step`` the spacing of lines, ``rows`` the
-        height to reserve (the longest frame's lines, plus half a line).
+        height to reserve below the last row of cells (the longest frame's lines and a
+        10 px margin above and below them).
         """
-        lines = max(1 + len(self.frame(int(i)).arithmetic) for i in self.frames_at)
-        step = LINE_PX / self.cell_px
-        return {"y0": self.canvas[1] + 0.2, "step": step, "lines": lines,
-                "rows": 0.2 + (lines + 0.5) * step}
+        lines = max(len(self.frame(int(i)).lines) for i in self.frames_at)
+        px = self.fonts["line_px"]
+        return {"y0": self.canvas[1] - 0.5 + (10 + px / 2) / self.cell_px,
+                "step": px / self.cell_px, "lines": lines,
+                "rows": (20 + lines * px) / self.cell_px}
 
     @property
     def fonts(self) -> dict:
         """Font sizes in pixels, for every painter: cell values, tap labels, ticks, titles,
-        the heading and the caption/arithmetic lines."""
-        cell = self.cell_px
-        return {"value": max(8, int(cell * VALUE_FONT)), "tap": max(7, int(cell * TAP_FONT)),
-                "tick": max(9, min(11, int(cell * 0.3))), "title": 13, "heading": 14,
-                "line": 14}
+        the heading, the key and the caption/arithmetic lines (:func:`fonts_for`)."""
+        longest = max((len(t) for p in self.panels for t in p.text), default=1)
+        return fonts_for(self.cell_px, longest)
 
     def panel(self, key: str) -> Panel:
         return next(p for p in self.panels if p.key == key)
@@ -415,15 +474,21 @@ def sum_lines(s: Sum, terms, width: int) -> list[str]:
     mine = [t for t in terms if t.out_channel == s.out_channel]
     tail = f" + bias {fmt(s.bias)}" if s.bias is not None else ""
     result = fmt(s.total + (s.bias or 0.0))
+    # "≈" when the numbers as written (rounded) do not add up to the result exactly
+    shown = sum(float(fmt(t.value)) * float(fmt(t.weight)) for t in mine) + float(
+        fmt(s.bias or 0.0))
+    eq = "=" if fmt(shown) == result else "≈"
     act = f" → {s.activation} → {fmt(s.value)}" if s.activation != "linear" else ""
     pointwise = bool(mine) and mine[0].stage == "pointwise"
     if len(s.by_channel) <= 1 or pointwise:
         body = " + ".join(_term_text(t) for t in mine) or "0"
-        return _wrap([f"{s.label} = {body}{tail} = {result}{act}"], width)
+        return _wrap([f"{s.label} = {body}{tail} {eq} {result}{act}"], width)
     lines = []
     for c, sub in s.by_channel:
         body = " + ".join(_term_text(t) for t in mine if t.channel == c)
-        lines.append(f"ch{c}: {body} = {fmt(sub)}")
+        part = [t for t in mine if t.channel == c]
+        ok = fmt(sum(float(fmt(t.value)) * float(fmt(t.weight)) for t in part)) == fmt(sub)
+        lines.append(f"ch{c}: {body} {'=' if ok else '≈'} {fmt(sub)}")
     subs = " + ".join(f"ch{c} {fmt(v)}" for c, v in s.by_channel)
     lines.append(f"{s.label} = {subs}{tail} = {result}{act}")
     return _wrap(lines, width)
@@ -450,6 +515,12 @@ def _channels_last(sample: Sample, array) -> np.ndarray:
     return np.moveaxis(a, 0, -1) if sample.spec.data_format == "channels_first" else a
 
 
+def _head_px(cell: float) -> float:
+    """Pixels above a panel for its title and its column ticks."""
+    f = fonts_for(cell)
+    return f["title"] + f["tick"] + 14
+
+
 class _Layout:
     """Places blocks of panels (one block per stage) on the canvas.
 
@@ -459,10 +530,6 @@ class _Layout:
     """
 
     GAP_Y, GAP_X = 1, 2
-    #: Pixels above a panel for its title and its column ticks.
-    HEAD_PX = 38
-    #: Width of one character of a panel title, in pixels (13 px sans-serif).
-    TITLE_CHAR_PX = 7.5
 
     def __init__(self):
         self.blocks: list[list[Panel]] = []
@@ -485,12 +552,13 @@ class _Layout:
                 for a in range(0, len(block), k):
                     col = block[a:a + k]
                     # a title may run over the gap to the next column, not further
-                    cw = max(3, *(max(p.size[0], math.ceil(len(p.title) * self.TITLE_CHAR_PX
-                                                           / cell) - self.GAP_X)
+                    fonts = fonts_for(cell)  # a title's width: 0.58 em per character
+                    cw = max(3, *(max(p.size[0], math.ceil(len(p.title) * fonts["title"]
+                                                           * 0.58 / cell) - self.GAP_X)
                                   for p in col))
                     y = height
                     for p in col:
-                        y += max(1, math.ceil(self.HEAD_PX / cell))
+                        y += max(1, math.ceil(_head_px(cell) / cell))
                         origins.append((p, (x + 1, y)))
                         y += p.size[1] + self.GAP_Y
                     row_h = max(row_h, y - height)
@@ -529,14 +597,15 @@ def _ticks(p: Panel, every: int, cell: float) -> list:
     out = []
     shape = p.shape
     ox, oy = p.origin
-    top = oy - 0.5 - 8 / cell  # centre of the tick row, 8 px above the grid
+    top = oy - 0.5 - (fonts_for(cell)["tick"] / 2 + 3) / cell  # the tick row, above the grid
     if len(shape) == 3:
         per = slices_per_row(shape)
         for d in range(shape[0]):
             x = ox + (d % per) * (shape[2] + 1) + (shape[2] - 1) / 2
             y = oy + (d // per) * (shape[1] + 1)
             v = (shape[0] - 1 - d) if p.flip else d
-            out.append((x, y - 0.5 - 8 / cell, f"d={v - p.offsets[0]}", "tick", "center"))
+            out.append((x, y - 0.5 - (fonts_for(cell)["tick"] / 2 + 3) / cell,
+                        f"depth {v - p.offsets[0]}", "tick", "center"))
         for r in range(0, shape[1], every):  # rows: left of the first tile of each tile row
             v = (shape[1] - 1 - r) if p.flip else r
             for t in range(math.ceil(shape[0] / per)):
@@ -648,8 +717,9 @@ class _Builder:
         self.cell_px = self._fit(cell_px, canvas)
         every = max(1, math.ceil(16 / self.cell_px))
         for p in self.panels:
-            self.labels.append((p.origin[0] - 0.5, p.origin[1] - 0.5 - 28 / self.cell_px,
-                                p.title, "title", "left"))
+            f = fonts_for(self.cell_px)
+            self.labels.append((p.origin[0] - 0.5, p.origin[1] - 0.5 - (
+                f["tick"] + 8 + f["title"] / 2) / self.cell_px, p.title, "title", "left"))
             if p.kind == "pointwise" or (p.kind == "bias" and prod(p.shape) > 1):
                 # which intermediate map (or output channel) each weight belongs to
                 self.labels.extend(t for t in _ticks(p, every, self.cell_px) if t[4] == "center")
@@ -662,18 +732,21 @@ class _Builder:
             self.notices.append(
                 f"The animation shows {len(frames_at)} of {self.steps} steps, evenly "
                 "spaced; the step slider reaches every step.")
-        self.width_chars = int(max(canvas[0] * self.cell_px, 640) / 8.6)  # 14 px monospace
+        f = fonts_for(self.cell_px)
+        self.width_chars = int((max(canvas[0] * self.cell_px, 640) - 10) / f["char_px"])
         order = ["tap", "tap_pad", "padding", "inserted", "cropped", "gap", "current",
-                 "patch", "written", "kept"]
+                 "patch", "written", "kept", *sorted(r for r in self.legend
+                                                    if r.startswith("group"))]
         self.scene = Scene(
             sample=sample, view=view, title=self.title_text or self._title(), panels=self.panels,
             steps=self.steps, frames_at=frames_at, cell_px=self.cell_px, canvas=canvas,
             labels=self.labels,
             outlines=[(*p.box(b), role) for p, b, role in self.outlines],
-            legend=[(r, self.legend_text.get(r, LEGEND_TEXT[r])) for r in order
+            legend=[(r, self.legend_text.get(r, LEGEND_TEXT.get(r, r))) for r in order
                     if r in self.legend],
             subtitle=self._subtitle(), notices=self.notices,
             numbers=numbers, reveal=reveal, filter=self.f, out_channels=self.cout,
+            width_chars=self.width_chars,
             _frame=self._frame_scatter if view == "scatter" else self._frame_gather)
 
     # --- helpers ----------------------------------------------------------------
@@ -863,6 +936,11 @@ class _Builder:
                 tr.out_shape, "output", self._out_hover("output"))
             if kind == "conv" and layer.groups > 1:  # filters coloured by their group
                 per = self.cout // layer.groups
+                for g in range(layer.groups):
+                    self.legend.add(f"group{g}")
+                    self.legend_text[f"group{g}"] = (
+                        f"group {g}: channels {g * cg}..{(g + 1) * cg - 1}, "
+                        f"filters {g * per}..{(g + 1) * per - 1}")
                 for p in [*ks, *self.out_panels]:
                     g = (p.channel // cg) if p.kind == "kernel" else (p.channel // per)
                     p.edge = GROUP_EDGES[g % len(GROUP_EDGES)]
@@ -953,8 +1031,11 @@ class _Builder:
             return f"Zero padding adds (start, end) {pads} zero cells per axis."
         if kind == "upsample":
             how = getattr(layer, "interpolation", "nearest")
-            return (f"Each output cell is a weighted sum of input cells ({how}); the weights "
-                    "are written on the window's cells.")
+            if how == "nearest":
+                return "Each output cell copies its nearest input cell (nearest: weight 1)."
+            return (f"Each output cell is a weighted sum of input cells ({how}); each weight "
+                    "is written under its cell's value (rounded to 4 decimals: ≈ marks sums "
+                    "that the rounded numbers do not reproduce exactly).")
         text = ""
         if any(p != (0, 0) for p in pads):
             text = f"The input {tr.in_shape} is padded by (lo, hi) {pads} to {tr.padded_shape}. "
@@ -962,6 +1043,9 @@ class _Builder:
             g = self.f // (self.cout // layer.groups)
             text += (f"groups={layer.groups}: filter {self.f} is in group {g} and reads only "
                      f"input channels {self.read[0]}..{self.read[-1]}. ")
+        if kind in ("conv", "transpose", "separable") and self.cout > 1:
+            text += (f"The kernel and arithmetic of filter {self.f} of {self.cout} are drawn; "
+                     "pick another with Filter shown. ")
         if kind == "separable":
             text += ("Stage 1 (depthwise): each channel has its own kernel(s) and makes "
                      "intermediate maps; stage 2 (pointwise): a 1x1 convolution mixes them.")
@@ -997,7 +1081,9 @@ class _Builder:
             src = st.source[t]
             real = (src >= 0).all()
             value = float(self.x[(*src, c)]) if real else 0.0
-            if real:
+            if real and self.kind == "transpose":  # the figure's (zero-inserted) coordinates
+                cell = f"{coord(st.coords[t])} = input {coord(src)}"
+            elif real:
                 cell = coord(src)
             elif st.padding[t]:
                 cell = f"padding {coord(st.coords[t])}"
