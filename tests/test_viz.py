@@ -294,3 +294,29 @@ def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
             assert img.size == expected.size
             assert np.array_equal(np.asarray(img.convert("RGB")),
                                   np.asarray(expected.convert("RGB")))
+
+
+@pytest.mark.parametrize("cell_px", [view.DEFAULT_CELL_PX, view.PRESENTER_CELL_PX])
+@pytest.mark.parametrize("spec", [
+    Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5)),
+    Spec("Conv3DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (3, 3, 3)),
+    Spec("SeparableConv2D", {"filters": 2, "kernel_size": 3, "depth_multiplier": 2}, (5, 5),
+         channels=2),
+    Spec("UpSampling2D", {"size": 2, "interpolation": "bicubic"}, (3, 3)),
+], ids=lambda s: s.name if isinstance(s, Spec) else str(s))
+def test_every_line_under_the_grids_lies_inside_the_figure(spec, cell_px):
+    """The caption and arithmetic are wrapped to the figure and reserved room for (presenter
+    mode's big cells included): no line may fall off the bottom or the right edge."""
+    v = view.build(spec, cell_px=cell_px)
+    fig = v.figure.to_dict()
+    lo, hi = sorted(fig["layout"]["yaxis"]["range"])
+    x0, x1 = fig["layout"]["xaxis"]["range"]
+    fonts = v.scene.fonts
+    cell = v.scene.cell_px
+    for frame in fig["frames"]:
+        lines = frame["data"][-1]
+        assert lines["text"], frame["name"]
+        for y, x, text in zip(lines["y"], lines["x"], lines["text"]):
+            half = fonts["line_px"] / 2 / cell
+            assert lo <= y - half and y + half <= hi, (frame["name"], text)
+            assert x + len(text) * fonts["char_px"] / cell <= x1, (frame["name"], text)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import activations
 from ..demo import Sample
 from ..geometry import prod
 
@@ -571,7 +572,8 @@ class _Layout:
         """Set every panel's origin; ``fit(canvas)`` gives the cell size of a canvas.
 
         Tries every number of panels per sub-column and of stages per row and keeps the
-        arrangement with the largest cells (then the smallest canvas). Titles need more
+        arrangement with the largest cells (then the most stages per row, then the shape
+        nearest 16:10). Titles need more
         cells when cells shrink, so the search repeats with the size it found.
         """
         most = max((len(b) for b in self.blocks), default=1)
@@ -580,7 +582,9 @@ class _Layout:
             for per_row in range(1, len(self.blocks) + 1):
                 for per_col in range(1, most + 1):
                     w, h, origins = self._arrange(per_col, cell, per_row)
-                    key = (fit((w, h)), -w * h)
+                    # largest cells; then stages in as few rows as possible (screens are
+                    # wide); then the shape nearest a 16:10 screen
+                    key = (fit((w, h)), per_row, -abs(math.log(max(w, 1) / max(h, 1) / 1.6)))
                     if best is None or key > best[0]:
                         best = (key, w, h, origins)
             if best[0][0] >= cell:
@@ -699,7 +703,6 @@ class _Builder:
                      if getattr(layer, "use_bias", False) and getattr(layer, "bias", None)
                      is not None else None)
         act = getattr(layer, "activation", None)
-        from .. import activations
         self.activation = (activations.serialize(act) if act is not None else "linear")
         if not isinstance(self.activation, str):
             self.activation = getattr(act, "__name__", "custom")
@@ -713,11 +716,14 @@ class _Builder:
             self._scatter()
         else:
             self._gather()
+        # long values (interpolated numbers) ask for cells wide enough for 13 px digits
+        longest = max((len(t) for p in self.panels for t in p.text), default=1)
+        cell_px = max(cell_px, min(64, math.ceil(longest * 0.6 * 13 / 0.9)))
         canvas = self.layout.place(lambda c: self._fit(cell_px, c, clamp=False), cell_px)
         self.cell_px = self._fit(cell_px, canvas)
         every = max(1, math.ceil(16 / self.cell_px))
+        f = fonts_for(self.cell_px)
         for p in self.panels:
-            f = fonts_for(self.cell_px)
             self.labels.append((p.origin[0] - 0.5, p.origin[1] - 0.5 - (
                 f["tick"] + 8 + f["title"] / 2) / self.cell_px, p.title, "title", "left"))
             if p.kind == "pointwise" or (p.kind == "bias" and prod(p.shape) > 1):
@@ -725,14 +731,13 @@ class _Builder:
                 self.labels.extend(t for t in _ticks(p, every, self.cell_px) if t[4] == "center")
             elif p.kind != "bias":
                 self.labels.extend(_ticks(p, every, self.cell_px))
-        self._statics()
+        self._gap_legend()
         max_frames = max_frames or default_max_frames(self.rank)
         frames_at = frame_indices(self.steps, max_frames)
         if len(frames_at) < self.steps:
             self.notices.append(
                 f"The animation shows {len(frames_at)} of {self.steps} steps, evenly "
                 "spaced; the step slider reaches every step.")
-        f = fonts_for(self.cell_px)
         self.width_chars = int((max(canvas[0] * self.cell_px, 640) - 10) / f["char_px"])
         order = ["tap", "tap_pad", "padding", "inserted", "cropped", "gap", "current",
                  "patch", "written", "kept", *sorted(r for r in self.legend
@@ -1066,7 +1071,7 @@ class _Builder:
         dw.set_weights([layer.depthwise_kernel])
         return _channels_last(self.sample, dw(self.sample.x)).astype(np.float64)
 
-    def _statics(self):
+    def _gap_legend(self):
         """Legend entries that depend on the frames: dilation gaps."""
         tr = self.trace
         if self.view == "gather" and any(len(tr.step(int(i)).gaps)
