@@ -10,7 +10,7 @@ the explain table lists). The Plotly figure (:mod:`convviz.viz.figures`) and the
 matplotlib exports (:mod:`convviz.export`) only paint it.
 
 Everything sits on one canvas of square cells: ``x`` is the column, ``y`` the row (down).
-Rank 1 grids are one row, rank 2 the image plane, rank 3 its depth slices side by side.
+Rank 1 grids are one row, rank 2 the image plane, rank 3 its depth slices as tiles.
 
 >>> from convviz.demo import Spec, run
 >>> s = build(run(Spec("Conv2D", {"filters": 2, "kernel_size": 3}, (4, 4), channels=2)))
