@@ -15,7 +15,7 @@ Rank 1 grids are one row, rank 2 the image plane, rank 3 its depth slices as til
 >>> from convviz.demo import Spec, run
 >>> s = build(run(Spec("Conv2D", {"filters": 2, "kernel_size": 3}, (4, 4), channels=2)))
 >>> s.steps, [p.title for p in s.panels][:3]
-(4, ['input channel 0 of 2', 'input channel 1 of 2', 'kernel ch 0, filter 0'])
+(4, ['input channel 0 of 2', 'input channel 1 of 2', 'filter 0, ch 0'])
 >>> s.frame(0).arithmetic[-1].startswith("out(0, 0) filter 0 = ")
 True
 """
