@@ -413,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     animate = sub.add_parser(
         "animate", allow_abbrev=False, help="write a GIF, MP4 or PNG of a layer's trace",
         description="Render the layer's trace (one frame per output cell; per input cell "
-        "with --view scatter) to FILE: .gif, .mp4 (needs ffmpeg) or .png (one --step). "
+        "with --view scatter) to FILE: .gif, .mp4 (needs ffmpeg), .png (one --step) or "
+        ".html (an offline player: keyboard stepping, hover linking). "
         "--filters defaults to 1 here; --filter picks the filter whose kernel and arithmetic "
         "are drawn.",
         epilog="example: convviz animate Conv2D --input 5x5 --kernel-size 3 --strides 2 "
@@ -421,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_layer_options(animate)
     out = animate.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, metavar="FILE",
-                     help="file to write; the suffix (.gif, .mp4, .png) picks the format")
+                     help="file to write; the suffix (.gif, .mp4, .png, .html) picks the format")
     out.add_argument("--view", choices=("gather", "scatter"), default="gather",
                      help="scatter: one frame per input cell (transposed convolutions)")
     out.add_argument("--numbers", action="store_true",
@@ -437,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="most frames; longer traces are subsampled evenly, keeping the "
                           "first and last step (default 300, 120 for 3D: the app's cap)")
     out.add_argument("--step", type=int, default=0, metavar="N",
-                     help="the step drawn into a .png (0-based, default 0)")
+                     help="the step drawn into a .png, or where an .html starts (0-based, "
+                          "default 0)")
     out.add_argument("--cell-px", type=int, default=None, metavar="PX",
                      help="size of a cell in pixels (default 44; large inputs shrink it)")
 
@@ -525,6 +527,8 @@ def _describe_file(path: Path) -> str:
     kb = f"{size / 1024:.1f} KB"
     if path.suffix.lower() == ".mp4":
         return kb
+    if path.suffix.lower() == ".html":
+        return f"an offline player (open it in a browser), {kb}"
     from PIL import Image
 
     with Image.open(path) as im:

@@ -62,7 +62,7 @@ from .viz.scene import BOX_ROLES, CELL_PX, MAX_FRAMES, frame_indices
 #: Resolution of the figures: small, so GIFs stay small.
 DPI = 80
 #: Suffixes :func:`save` understands.
-FORMATS = (".gif", ".png", ".mp4")
+FORMATS = (".gif", ".png", ".mp4", ".html")
 #: Palette size of exported GIFs (one more index is the "unchanged" transparent one).
 GIF_COLORS = 48
 
@@ -281,14 +281,19 @@ def _legend_patch(role: str, label: str) -> Patch:
 
 
 # ----------------------------------------------------------------------------- public API
+def _scene(spec, view, numbers, max_frames, cell_px, pre_padding, reveal, filter) -> sc.Scene:
+    """The scene every export of ``spec`` paints (ValueError for an invalid configuration)."""
+    sample = _sample(spec, pre_padding)
+    ring = None if pre_padding is None else _as_pairs(pre_padding, spec.rank)
+    return sc.build(sample, view=view, numbers=numbers, reveal=reveal, filter=filter,
+                    cell_px=cell_px, max_frames=max_frames, ring=ring,
+                    title=_description(spec, pre_padding) if pre_padding else None)
+
+
 def _prepare(spec, view, numbers, max_frames, steps, cell_px, pre_padding, reveal=False,
              filter=0):
     """The painter of ``spec``'s scene and the steps to draw (ValueError for a bad step)."""
-    sample = _sample(spec, pre_padding)
-    ring = None if pre_padding is None else _as_pairs(pre_padding, spec.rank)
-    picture = sc.build(sample, view=view, numbers=numbers, reveal=reveal, filter=filter,
-                       cell_px=cell_px, max_frames=max_frames, ring=ring,
-                       title=_description(spec, pre_padding) if pre_padding else None)
+    picture = _scene(spec, view, numbers, max_frames, cell_px, pre_padding, reveal, filter)
     painter = ScenePainter(picture)
     if steps is None:
         return painter, picture.frames_at
@@ -440,6 +445,20 @@ def png_bytes(spec: Spec, step: int = 0, *, view: str = "gather", numbers: bool 
     return buf.getvalue()
 
 
+def html_bytes(spec: Spec, *, view: str = "gather", numbers: bool = False, fps: float = 2,
+               max_frames: int | None = None, step: int = 0, cell_px: int = CELL_PX,
+               pre_padding=None, reveal: bool = False, filter: int = 0) -> bytes:
+    """One self-contained HTML player of ``spec`` (:func:`convviz.viz.player.html`):
+    plotly.js inlined, keyboard stepping, hover linking, the arithmetic; no network."""
+    from .viz import player
+
+    _durations(1, fps)
+    picture = _scene(spec, view, numbers, max_frames, cell_px, pre_padding, reveal, filter)
+    picture.frame(int(step))  # ValueError names the range
+    return player.html(picture, duration_ms=max(20, int(round(1000 / fps))),
+                       start=int(step)).encode("utf-8")
+
+
 def ffmpeg_available() -> bool:
     """True when an ``ffmpeg`` executable is on ``PATH`` (needed for MP4 only)."""
     return shutil.which("ffmpeg") is not None
@@ -493,8 +512,9 @@ def save(spec: Spec, path, *, view: str = "gather", numbers: bool = False, fps: 
          pre_padding=None, reveal: bool = False, filter: int = 0) -> Path:
     """Write ``spec``'s animation to ``path``; the suffix picks the format.
 
-    ``.gif`` (:func:`gif_bytes`), ``.mp4`` (:func:`mp4_bytes`, needs ffmpeg) or ``.png``
-    (:func:`png_bytes` of ``step``). Returns the path written.
+    ``.gif`` (:func:`gif_bytes`), ``.mp4`` (:func:`mp4_bytes`, needs ffmpeg), ``.png``
+    (:func:`png_bytes` of ``step``) or ``.html`` (:func:`html_bytes`, an offline player
+    starting at ``step``). Returns the path written.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -506,6 +526,8 @@ def save(spec: Spec, path, *, view: str = "gather", numbers: bool = False, fps: 
         data = mp4_bytes(spec, fps=fps, max_frames=max_frames, **common)
     elif suffix == ".png":
         data = png_bytes(spec, step, **common)
+    elif suffix == ".html":
+        data = html_bytes(spec, fps=fps, max_frames=max_frames, step=step, **common)
     else:
         raise ValueError(
             f"Cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}.")

@@ -259,3 +259,13 @@ def test_main_module_and_version(capsys):
         cli.main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"convviz {convviz.__version__}"
+
+
+def test_animate_writes_an_offline_html_player(tmp_path, capsys):
+    out = tmp_path / "lesson.html"
+    code = cli.main(["animate", "Conv2D", "--input", "5x5", "--kernel-size", "3", "--numbers",
+                     "--filters", "2", "--filter", "1", "--step", "2", "-o", str(out)])
+    assert code == 0
+    assert "an offline player" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert '"start": 2' in text and "filter 1, ch 0" in text

@@ -281,6 +281,14 @@ def _png(spec, view, numbers, step, reveal=False, filter=0) -> bytes:
                             filter=filter)
 
 
+@st.cache_data(max_entries=16, show_spinner="Writing the HTML player…")
+def _html(spec, view, numbers, step, reveal=False, filter=0) -> bytes:
+    from .. import export
+
+    return export.html_bytes(spec, view=view, numbers=numbers, step=step, reveal=reveal,
+                             filter=filter)
+
+
 def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> None:
     """Download the animation as a GIF and step ``step`` as a PNG (rendered on click).
 
@@ -291,7 +299,7 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
     spec, kind = view.spec, view.view
     reveal, filter_ = view.scene.reveal, view.scene.filter
     stem = export.file_stem(spec, view=kind, filter=filter_)
-    cols = st.columns(2)
+    cols = st.columns(3)
     cols[0].download_button(
         "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
         file_name=f"{stem}.gif",
@@ -302,6 +310,12 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
         f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step, reveal, filter_),
         file_name=f"{stem}_step{step}.png", mime="image/png", key=f"{page}.{kind}.png",
         icon=":material/image:", on_click="ignore")
+    cols[2].download_button(
+        "Download interactive HTML", lambda: _html(spec, kind, numbers, step, reveal, filter_),
+        file_name=f"{stem}.html", mime="text/html", key=f"{page}.{kind}.html",
+        icon=":material/html:", on_click="ignore",
+        help="One file that plays offline (plotly.js inside): ←/→ step, space plays, hover a "
+        "cell to light up what it reads. For slides or an LMS.")
     st.caption("The same from the shell:")
     st.code(export.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
                                    filter=filter_, output=f"{stem}.gif"), language="bash")

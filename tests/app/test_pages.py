@@ -195,3 +195,12 @@ def test_an_invalid_combination_shows_only_its_rule():
     at = _app(FAMILY_PAGES["convolution"], {"s0": "2", "d0": "2"})
     assert at.error and "dilation_rate" in at.error[0].value
     assert not [c for c in at.caption if "cells per axis" in c.value]
+
+
+def test_every_animated_page_offers_gif_png_and_an_offline_html_player():
+    at = _app(FAMILY_PAGES["convolution"], {"s0": "2", "padding": "same", "step": "2"})
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download GIF", "Download step 2 as PNG", "Download interactive HTML"]
+    # files are named after the whole configuration (the shell command shows the name)
+    (command,) = [c.value for c in at.code if c.value.startswith("convviz animate")]
+    assert "-o Conv2D_5x5x1_f1_k3x3_s2x1_same_d1x1_g1.gif" in command
