@@ -42,24 +42,8 @@ CASES = [
 ]
 
 
-def _expected_window(v, i):
-    """Canvas cells of step i's taps on every input panel, from the trace alone."""
-    trace = v.sample.trace
-    st_ = trace.step(i)
-    keep = st_.weight != 0
-    # the input grid starts at the lowest coordinate drawn: padding (lo > 0) or 0 (cropping)
-    grid_lo = np.maximum(np.array([a.lo for a in trace.axes]), 0)
-    cells = st_.coords[keep] + grid_lo
-    out = []
-    for p in v.scene.panels:
-        if p.kind == "input":
-            x, y = figures.plane(cells, p.shape)
-            out += list(zip((x + p.origin[0]).tolist(), (y + p.origin[1]).tolist()))
-    return sorted(out)
-
-
 @pytest.mark.parametrize("spec", CASES, ids=lambda s: s.name)
-def test_one_frame_per_step_and_window_equals_trace(spec):
+def test_one_frame_per_step_and_window_equals_trace(spec, window_cells):
     v = view.build(spec)
     trace = v.sample.trace
     frames = _frames(v.figure)
@@ -67,7 +51,7 @@ def test_one_frame_per_step_and_window_equals_trace(spec):
     for frame in frames:
         i = int(frame["name"])
         window = sorted(_boxes(v.figure, frame, "tap") + _boxes(v.figure, frame, "tap_pad"))
-        assert window == _expected_window(v, i)
+        assert window == sorted(window_cells(v.scene, i))
         o = trace.step(i).out_index
         current = []
         for p in v.scene.panels:

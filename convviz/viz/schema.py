@@ -17,7 +17,7 @@ anything invalid or hostile.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import geometry
@@ -268,8 +268,7 @@ FAMILIES: dict[str, Family] = {
                layers=("SeparableConv1D", "SeparableConv2D")),
          *(f for f in CONV_WINDOW if f.axis < 2),
          Field("padding", "padding", "choice", "valid", choices=("valid", "same")),
-         Field(FILTER.key, FILTER.label, FILTER.kind, FILTER.default, FILTER.lo, FILTER.hi,
-               arg=False, help=FILTER.help, layers=("SeparableConv1D", "SeparableConv2D")),
+         replace(FILTER, layers=("SeparableConv1D", "SeparableConv2D")),
          *DISPLAY),
         _conv_args),
     "cropping": Family(

@@ -20,22 +20,11 @@ CONV = Spec("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "same"}, (5, 5
 SCATTER = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (3, 3))
 
 
-def _window(sc_, i):
-    """Canvas cells of gather step i's window on every input panel, from the trace alone."""
-    trace = sc_.sample.trace
-    st_ = trace.step(i)
-    keep = st_.weight != 0
-    grid_lo = np.maximum(np.array([a.lo for a in trace.axes]), 0)
-    cells = st_.coords[keep] + grid_lo
-    out = set()
-    for p in sc_.panels:
-        if p.kind == "input":
-            x, y = scene.plane(cells, p.shape)
-            out |= {f"{a + p.origin[0]},{b + p.origin[1]}" for a, b in zip(x, y)}
-    return out
+def _keys(cells):
+    return {f"{x},{y}" for x, y in cells}
 
 
-def test_html_is_self_contained_and_links_every_output_to_its_window():
+def test_html_is_self_contained_and_links_every_output_to_its_window(window_cells):
     sc_ = scene.build(run(CONV))
     text = player.html(sc_)
     assert not re.search(r"<script[^>]+src=", text)  # plotly.js is inlined, nothing fetched
@@ -46,7 +35,7 @@ def test_html_is_self_contained_and_links_every_output_to_its_window():
         for p in sc_.panels:
             if p.kind == "output":
                 (x,), (y,) = p.xy(np.array([o]))
-                assert set(links[f"{x},{y}"]) == _window(sc_, i), (i, p.key)
+                assert set(links[f"{x},{y}"]) == _keys(window_cells(sc_, i)), (i, p.key)
 
 
 def test_scatter_links_an_input_cell_to_the_patch_it_paints():
@@ -67,7 +56,8 @@ def test_animate_writes_an_html_player(tmp_path):
 
 
 @pytest.mark.browser
-def test_the_html_player_steps_and_links_offline(tmp_path, chromium_path):  # noqa: F811
+def test_the_html_player_steps_and_links_offline(tmp_path, chromium_path,  # noqa: F811
+                                                 window_cells):
     from playwright.sync_api import sync_playwright
 
     path = export.save(CONV, tmp_path / "lesson.html", numbers=True)
@@ -120,7 +110,7 @@ def test_the_html_player_steps_and_links_offline(tmp_path, chromium_path):  # no
                 const t = gd.data[gd.data.length - 1];
                 return t.x.map((v, k) => v + ',' + t.y[k]); }""")
             i = int(np.ravel_multi_index((2, 3), sc_.sample.trace.out_shape))
-            assert set(lit) == _window(sc_, i) | {f"{x},{y}"}
+            assert set(lit) == _keys(window_cells(sc_, i)) | {f"{x},{y}"}
             assert not errors and not blocked, (errors, blocked)
         finally:
             browser.close()
