@@ -1039,3 +1039,27 @@ def test_reference_resize_matches_the_engine():
         np.testing.assert_allclose(_last(sample, sample.y),
                                    resize_ref(_last(sample, sample.x)[None], (2, 3), interp)[0],
                                    atol=1e-5)
+
+
+def test_scatter_view_shades_the_overlap_and_counts_patches_without_numbers():
+    """The checkerboard stays visible with numbers off: the output is shaded by how many
+    patches add to each cell, and the cells count the patches written so far."""
+    spec = _spec("Conv2DTranspose", (3, 3), 1, filters=1, kernel_size=3, strides=2)
+    sample = run(spec)
+    scene = sc.build(sample, view="scatter", numbers=False)
+    out = scene.panel("out0")
+    count = sample.layer.trace(spec.input_shape, view="scatter").overlap_count().reshape(-1)
+    # independent: along each axis of kernel 3, stride 2, output o gets 1 or 2 taps
+    per_axis = np.array([1, 1, 2, 1, 2, 1, 1])
+    assert count.tolist() == np.outer(per_axis, per_axis).reshape(-1).tolist()
+    darker = {int(c): f for c, f in zip(count, out.fill)}
+    assert len(darker) == len(set(count.tolist())) == 3  # one shade per count
+    assert darker[4] < darker[2] < darker[1]  # hex: darker blues are smaller numbers
+    last = scene.frame(scene.steps - 1)
+    texts = dict(zip(zip(np.asarray(last.texts[0]).tolist(), np.asarray(last.texts[1]).tolist()),
+                     last.texts[2]))
+    x, y = out.xy(sc.all_cells(out.shape))
+    assert [int(texts[(a, b)]) for a, b in zip(x.tolist(), y.tolist())] == count.tolist()
+    first = scene.frame(0)
+    assert sorted(set(first.texts[2])) == ["0", "1"]  # input (0, 0)'s patch only
+    assert ("overlap", sc.LEGEND_TEXT["overlap"]) in scene.legend

@@ -82,6 +82,15 @@ MUTED = "#6b7385"
 TAP_TEXT = "#7a3d00"
 GRID = "#8a94a6"
 
+def overlap_fills(count) -> list[str]:
+    """Light-to-mid blue per cell by overlap count (0 white): the scatter view's shade."""
+    count = np.asarray(count, dtype=float)
+    t = count / max(count.max(), 1.0)
+    lo, hi = np.array([255, 255, 255]), np.array([107, 174, 214])
+    rgb = (lo[None, :] + (hi - lo)[None, :] * t[:, None]).round().astype(int)
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb]
+
+
 LEGEND_TEXT = {
     "tap": "window tap on an input cell",
     "tap_pad": "window tap on padding / an inserted zero",
@@ -93,6 +102,7 @@ LEGEND_TEXT = {
     "patch": "output cells this input cell adds to",
     "written": "already written",
     "kept": "kept region",
+    "overlap": "darker: more patches add to the cell (the checkerboard)",
 }
 
 
@@ -113,6 +123,8 @@ def legend_style(role: str) -> dict:
         edge, width, dash = BOXES[role]
         return {"fill": GAP_FILL if role == "gap" else None, "edge": edge, "width": width,
                 "dash": dash}
+    if role == "overlap":
+        return {"fill": overlap_fills([1, 2])[0], "edge": GRID, "width": 1.0, "dash": False}
     fill = WRITTEN_TINT if role == "written" else FILLS[role]
     return {"fill": fill, "edge": GRID, "width": 1.0, "dash": False}
 
@@ -740,7 +752,7 @@ class _Builder:
                 "spaced; the step slider reaches every step.")
         self.width_chars = int((max(canvas[0] * self.cell_px, 640) - 10) / f["char_px"])
         order = ["tap", "tap_pad", "padding", "inserted", "cropped", "gap", "current",
-                 "patch", "written", "kept", *sorted(r for r in self.legend
+                 "patch", "written", "kept", "overlap", *sorted(r for r in self.legend
                                                     if r.startswith("group"))]
         self.scene = Scene(
             sample=sample, view=view, title=self.title_text or self._title(), panels=self.panels,
@@ -1288,6 +1300,7 @@ class _Builder:
         oshape = sc.out_shape
         n_out = self._cap(self.cout, "Filters")
         contrib = np.zeros((len(sc), prod(oshape), n_out))
+        writes = np.zeros((len(sc), prod(oshape)), dtype=np.int64)  # patches per cell, per step
         for i in range(len(sc)):
             st = sc.step(i)
             xin = self.x[st.in_index]  # (Cin,)
@@ -1296,22 +1309,28 @@ class _Builder:
             ok = st.inside
             flat = np.ravel_multi_index(tuple(st.out_coords[ok].T), oshape)
             np.add.at(contrib[i], flat, vals[ok])
+            np.add.at(writes[i], flat, 1)
         start = (np.zeros(n_out) if self.bias is None else self.bias[:n_out])
         self.running = start[None, None, :] + np.cumsum(contrib, axis=0)
+        self.writes = np.cumsum(writes, axis=0)
         self.start = start
+        # Shade: how many patches add to each output cell in the end (the checkerboard when
+        # the kernel size is not a multiple of the stride).
+        count = sc.overlap_count().reshape(-1)
+        shade = overlap_fills(count)
         outs = []
         ocells = all_cells(oshape)
         for c in range(n_out):
             outs.append(self._panel(
                 f"out{c}", "output", f"output filter {c} of {self.cout}", c, oshape,
-                np.zeros(self.rank), ["output"] * len(ocells), [FILLS["output"]] * len(ocells),
+                np.zeros(self.rank), ["output"] * len(ocells), shade,
                 [""] * len(ocells), [TEXT] * len(ocells),
-                [f"output {coord(cc)} filter {c} = {fmt(v)} at the end"
-                 for cc, v in zip(ocells, self.y[(*ocells.T, c)])]))
+                [f"output {coord(cc)} filter {c} = {fmt(v)} at the end; {n} patches add to it"
+                 for cc, v, n in zip(ocells, self.y[(*ocells.T, c)], count)]))
         self.out_panels = outs
         self.layout.add(outs)
         self.steps = len(sc)
-        self.legend.update(("current", "patch", "written"))
+        self.legend.update(("current", "patch", "written", "overlap"))
         self.legend_text = {"current": "input cell being scattered",
                             "written": "input cells already scattered"}
 
@@ -1339,7 +1358,11 @@ class _Builder:
             x, y = p.xy(ocells)
             tx += x.tolist()
             ty += y.tolist()
-            tt += [fmt(v) if self.numbers else "" for v in vals[:, p.channel]]
+            if self.numbers:
+                tt += [fmt(v) for v in vals[:, p.channel]]
+            else:  # geometry only: how many patches have written each cell so far
+                done = self.writes[i] if not self.reveal else self.writes[-1]
+                tt += [str(int(n)) for n in done]
         # arithmetic: what this input cell adds to each patch cell of the shown filter
         terms, lines = [], []
         f = self.f
