@@ -200,3 +200,17 @@ def test_fuzzed_query_strings_never_raise(page, query):
     at = _app(page, query)
     assert _rendered(at)
 
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_link_driven_first_run_logs_no_session_state_warning(page, caplog, monkeypatch):
+    """Widgets take their defaults from the session only: Streamlit's 'created with a default
+    value but also had its value set via the Session State API' warning never fires."""
+    import logging
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("streamlit"):
+            monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+    with caplog.at_level(logging.WARNING):
+        _app(page, LINKS[page][0])
+    assert not [r.getMessage() for r in caplog.records if "default value" in r.getMessage()]
