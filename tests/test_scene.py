@@ -918,7 +918,10 @@ def test_the_two_painters_paint_the_same_scene(spec, view, f):
         assert p["tints"] == m["tints"] == sorted(tuple(b) for b in fr.tints)
         assert p["labels"] == m["labels"]
         assert sorted(p["lines"]) == m["lines"]
-        assert [t for _, t in p["lines"]] == [fr.caption, *fr.arithmetic]
+        assert [t for _, t in p["lines"]] == list(fr.lines)
+        assert list(fr.lines[len(fr.lines) - len(fr.arithmetic):]) == list(fr.arithmetic)
+        caption = fr.lines[:len(fr.lines) - len(fr.arithmetic)]
+        assert " ".join(c.strip() for c in caption) == fr.caption  # wrapped, nothing lost
         assert any(p["boxes"].values())
     # the painter's own frames leave nothing behind either
     painter.frame(int(scene.frames_at[-1]))

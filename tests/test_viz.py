@@ -304,3 +304,23 @@ def test_every_line_under_the_grids_lies_inside_the_figure(spec, cell_px):
             half = fonts["line_px"] / 2 / cell
             assert lo <= y - half and y + half <= hi, (frame["name"], text)
             assert x + len(text) * fonts["char_px"] / cell <= x1, (frame["name"], text)
+
+
+def test_hovering_a_blank_output_does_not_give_its_value_away():
+    spec = Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5))
+    y = view.build(spec).sample.y[0, 2, 0, 0]
+    for reveal in (False, True):
+        out = view.build(spec, reveal=reveal).scene.panel("out0")
+        text = out.hover[6]  # output (2, 0)
+        assert text.startswith("output filter 0 (2, 0)")
+        assert (f"= {figures._fmt(y)}" in text) == reveal, text
+
+
+def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
+    """About 820 px of page: every default figure, and the widest at the caps, fits it."""
+    for family in schema.FAMILIES.values():
+        for layer in family.layers:
+            spec = schema.spec_from_values(family, {**family.defaults(), "layer": layer})
+            assert view.build(spec).figure.layout.width <= 820, layer
+    wide = Spec("Conv1D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (64,))
+    assert view.build(wide).figure.layout.width <= 820

@@ -42,8 +42,10 @@ MAX_PANELS = 8
 BOX_ROLES = ("tap", "tap_pad", "gap", "current", "patch")
 #: Default and presenter cell sizes in pixels; the scene shrinks cells to fit MAX_CANVAS_PX.
 CELL_PX = 44
-MIN_CELL_PX = 12
-MAX_CANVAS_PX = (900, 1300)
+MIN_CELL_PX = 11
+#: The picture's grids at most this wide and high (a 1280 px screen with the sidebar open
+#: gives a page about 820 px; the figure adds 20 px of margins).
+MAX_CANVAS_PX = (780, 1300)
 
 # ------------------------------------------------------------------ colours, one place
 FILLS = {
@@ -117,8 +119,9 @@ def legend_style(role: str) -> dict:
     is group g's outline colour.
     """
     if role.startswith("group"):
-        return {"fill": None, "edge": GROUP_EDGES[int(role[5:]) % len(GROUP_EDGES)],
-                "width": 3.0, "dash": False}
+        g = int(role[5:])
+        return {"fill": GROUP_FILLS[g % len(GROUP_FILLS)],
+                "edge": GROUP_EDGES[g % len(GROUP_EDGES)], "width": 3.0, "dash": False}
     if role in BOXES:
         edge, width, dash = BOXES[role]
         return {"fill": GAP_FILL if role == "gap" else None, "edge": edge, "width": width,
@@ -400,7 +403,7 @@ class Scene:
         title_px, sub_px = f["heading"] * 1.3, f["legend"] * 1.3
         longest = max((len(label) for _, label in self.legend), default=10)
         entry_px = f["legend"] * (0.55 * longest + 3)  # the swatch, the label, a gap
-        cols = max(1, int(width // entry_px))
+        cols = max(1, int((width - 60) // entry_px))  # Plotly keeps a margin of its own
         rows = -(-len(self.legend) // cols)
         legend_y = 10 + title_px * len(title) + sub_px * len(sub) + 4
         legend_px = f["legend"] * 1.7
@@ -886,7 +889,9 @@ class _Builder:
                 per_axis.append(rows)
 
         def hover(cell, c, v):
-            text = f"{name} {coord(cell)} ch {c} = {fmt(v)}"
+            # the value only when it is on show from the start: hovering must not give away
+            # a cell the student is meant to work out
+            text = f"{name} {c} {coord(cell)}" + (f" = {fmt(v)}" if self.reveal else "")
             if per_axis:
                 parts = [per_axis[k][int(o)] for k, o in enumerate(cell)]
                 text += (" · reads only zeros" if None in parts
@@ -950,7 +955,7 @@ class _Builder:
             self.layout.add(ks + self._bias_panel(f))
             self.out_panels = self._value_panels(
                 "out", "output", "output filter", self.y, range(self._cap(self.cout, "Filters")),
-                tr.out_shape, "output", self._out_hover("output"))
+                tr.out_shape, "output", self._out_hover("output filter"))
             if kind == "conv" and layer.groups > 1:  # filters coloured by their group
                 per = self.cout // layer.groups
                 for g in range(layer.groups):
@@ -988,7 +993,7 @@ class _Builder:
                 self.layout.add(ks + biases)
                 self.out_panels = self._value_panels(
                     "out", "output", "output channel", self.y, drawn, tr.out_shape, "output",
-                    self._out_hover("output"))
+                    self._out_hover("output channel"))
                 self.layout.add(self.out_panels)
                 self.steps = len(tr)
             else:
@@ -1013,14 +1018,14 @@ class _Builder:
                 self.out_panels = self._value_panels(
                     "out", "output", "output filter", self.y,
                     range(self._cap(self.cout, "Filters")), tr.out_shape, "output",
-                    self._out_hover("output"))
+                    self._out_hover("output filter"))
                 self.layout.add(self.out_panels)
                 self.steps = 2 * len(tr)
         else:  # crop, pad, upsample: every channel copied or interpolated on its own
             n = self._cap(self.cout, "Channels")
             self.out_panels = self._value_panels(
                 "out", "output", "output channel", self.y, range(n), tr.out_shape, "output",
-                self._out_hover("output"))
+                self._out_hover("output channel"))
             self.layout.add(self.out_panels)
             self.steps = len(tr)
         self.legend.update(("tap", "current", "written"))
@@ -1031,6 +1036,10 @@ class _Builder:
         """One sentence on what the input panels show, with the numbers filled in."""
         tr, kind, layer = self.trace, self.kind, self.layer
         pads = [tuple(int(v) for v in p) for p in tr.pads]
+        if self.view == "scatter" and not self.numbers:
+            return ("Each input cell adds a kernel-sized patch to the output. The numbers count "
+                    "the patches written so far; the shade, how many add to each cell in the "
+                    "end (darker: more, the checkerboard).")
         if self.view == "scatter":
             return ("Each input cell adds input × kernel (over every input channel) to the "
                     "output patch it covers; every output cell starts at the bias.")
@@ -1061,8 +1070,8 @@ class _Builder:
             text += (f"groups={layer.groups}: filter {self.f} is in group {g} and reads only "
                      f"input channels {self.read[0]}..{self.read[-1]}. ")
         if kind in ("conv", "transpose", "separable") and self.cout > 1:
-            text += (f"The kernel and arithmetic of filter {self.f} of {self.cout} are drawn; "
-                     "pick another with Filter shown. ")
+            text += (f"The kernel and arithmetic of filter {self.f} of {self.cout} are drawn "
+                     "(another: Filter shown in the app, --filter on the command line). ")
         if kind == "separable":
             text += ("Stage 1 (depthwise): each channel has its own kernel(s) and makes "
                      "intermediate maps; stage 2 (pointwise): a 1x1 convolution mixes them.")
