@@ -255,7 +255,7 @@ def _animate_controls(frames_at, start, duration_ms) -> dict:
         )],
         sliders=[dict(
             active=int(np.flatnonzero(frames_at == start)[0]),
-            x=0.2, y=0, len=0.8, xanchor="left", yanchor="top", pad=dict(t=20),
+            x=0.27, y=0, len=0.73, xanchor="left", yanchor="top", pad=dict(t=20),
             currentvalue=dict(prefix="step ", visible=True, xanchor="right"),
             steps=[dict(method="animate", label=str(int(i)),
                         args=[[str(int(i))], dict(mode="immediate",
