@@ -132,19 +132,23 @@ def legend_style(role: str) -> dict:
     return {"fill": fill, "edge": GRID, "width": 1.0, "dash": False}
 
 
-def fonts_for(cell: float, longest: int = 2) -> dict:
+def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> dict:
     """Font sizes in pixels for cells of ``cell`` px whose longest value has ``longest``
-    characters: every painter uses these (presenter mode's big cells get big type).
+    characters: every painter uses these.
 
-    ``line_px`` is the spacing of the caption/arithmetic lines; ``char_px`` the width of
-    one character of those (monospace) lines.
+    Values and tap labels fit the cells; titles, ticks, the key and the caption/arithmetic
+    lines follow ``type_cell``, the cell size asked for (presenter mode's 72 px gives big
+    type even where cells had to shrink to fit). ``line_px`` is the spacing of the lines,
+    ``char_px`` the width of one of their (monospace) characters.
     """
+    t = max(cell, type_cell or cell)
     value = min(max(8.0, cell * VALUE_FONT), cell * 0.9 / (0.6 * max(longest, 1)))
-    line = max(14, min(20, int(cell * 0.28)))
+    line = max(14, min(20, int(t * 0.28)))
     return {"value": max(7, int(value)), "tap": max(7, int(cell * TAP_FONT)),
-            "tick": max(9, min(16, int(cell * 0.3))), "title": max(13, min(20, int(cell * 0.3))),
-            "heading": max(14, min(22, int(cell * 0.3))),
-            "legend": max(12, min(18, int(cell * 0.25))), "line": line,
+            "tick": max(9, min(16, int(t * 0.3), int(cell * 0.45))),
+            "title": max(13, min(20, int(t * 0.3))),
+            "heading": max(14, min(22, int(t * 0.3))),
+            "legend": max(12, min(18, int(t * 0.25))), "line": line,
             "line_px": int(round(line * 1.35)), "char_px": line * 0.61}
 
 
@@ -364,6 +368,7 @@ class Scene:
     filter: int
     out_channels: int
     width_chars: int = 80
+    type_px: int = CELL_PX
     _frame: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
 
@@ -431,7 +436,7 @@ class Scene:
         """Font sizes in pixels, for every painter: cell values, tap labels, ticks, titles,
         the heading, the key and the caption/arithmetic lines (:func:`fonts_for`)."""
         longest = max((len(t) for p in self.panels for t in p.text), default=1)
-        return fonts_for(self.cell_px, longest)
+        return fonts_for(self.cell_px, longest, self.type_px)
 
     def panel(self, key: str) -> Panel:
         return next(p for p in self.panels if p.key == key)
@@ -531,9 +536,9 @@ def _channels_last(sample: Sample, array) -> np.ndarray:
     return np.moveaxis(a, 0, -1) if sample.spec.data_format == "channels_first" else a
 
 
-def _head_px(cell: float) -> float:
+def _head_px(cell: float, type_cell: float | None = None) -> float:
     """Pixels above a panel for its title and its column ticks."""
-    f = fonts_for(cell)
+    f = fonts_for(cell, type_cell=type_cell)
     return f["title"] + f["tick"] + 14
 
 
@@ -547,8 +552,9 @@ class _Layout:
 
     GAP_Y, GAP_X = 1, 2
 
-    def __init__(self):
+    def __init__(self, type_cell: float | None = None):
         self.blocks: list[list[Panel]] = []
+        self.type_cell = type_cell  # the cell size asked for: the type follows it
 
     def add(self, panels):
         if panels:
@@ -568,13 +574,13 @@ class _Layout:
                 for a in range(0, len(block), k):
                     col = block[a:a + k]
                     # a title may run over the gap to the next column, not further
-                    fonts = fonts_for(cell)  # a title's width: 0.58 em per character
+                    fonts = fonts_for(cell, type_cell=self.type_cell)  # 0.58 em per char
                     cw = max(3, *(max(p.size[0], math.ceil(len(p.title) * fonts["title"]
                                                            * 0.58 / cell) - self.GAP_X)
                                   for p in col))
                     y = height
                     for p in col:
-                        y += max(1, math.ceil(_head_px(cell) / cell))
+                        y += max(1, math.ceil(_head_px(cell, self.type_cell) / cell))
                         origins.append((p, (x + 1, y)))
                         y += p.size[1] + self.GAP_Y
                     row_h = max(row_h, y - height)
@@ -611,19 +617,20 @@ class _Layout:
         return w, h
 
 
-def _ticks(p: Panel, every: int, cell: float) -> list:
+def _ticks(p: Panel, every: int, cell: float, type_cell: float | None = None) -> list:
     """Coordinate labels: above each column (or depth slice) and left of each row."""
     out = []
     shape = p.shape
     ox, oy = p.origin
-    top = oy - 0.5 - (fonts_for(cell)["tick"] / 2 + 3) / cell  # the tick row, above the grid
+    tick = fonts_for(cell, type_cell=type_cell)["tick"]
+    top = oy - 0.5 - (tick / 2 + 3) / cell  # the tick row, above the grid
     if len(shape) == 3:
         per = slices_per_row(shape)
         for d in range(shape[0]):
             x = ox + (d % per) * (shape[2] + 1) + (shape[2] - 1) / 2
             y = oy + (d // per) * (shape[1] + 1)
             v = (shape[0] - 1 - d) if p.flip else d
-            out.append((x, y - 0.5 - (fonts_for(cell)["tick"] / 2 + 3) / cell,
+            out.append((x, y - 0.5 - (tick / 2 + 3) / cell,
                         f"depth {v - p.offsets[0]}", "tick", "center"))
         for r in range(0, shape[1], every):  # rows: left of the first tile of each tile row
             v = (shape[1] - 1 - r) if p.flip else r
@@ -721,7 +728,8 @@ class _Builder:
         self.activation = (activations.serialize(act) if act is not None else "linear")
         if not isinstance(self.activation, str):
             self.activation = getattr(act, "__name__", "custom")
-        self.layout = _Layout()
+        self.type_px = cell_px  # the cell size asked for (presenter mode: big type)
+        self.layout = _Layout(cell_px)
         self.panels = []
         self.labels = []
         self.outlines = []
@@ -737,15 +745,16 @@ class _Builder:
         canvas = self.layout.place(lambda c: self._fit(cell_px, c, clamp=False), cell_px)
         self.cell_px = self._fit(cell_px, canvas)
         every = max(1, math.ceil(16 / self.cell_px))
-        f = fonts_for(self.cell_px)
+        f = fonts_for(self.cell_px, type_cell=self.type_px)
         for p in self.panels:
             self.labels.append((p.origin[0] - 0.5, p.origin[1] - 0.5 - (
                 f["tick"] + 8 + f["title"] / 2) / self.cell_px, p.title, "title", "left"))
             if p.kind == "pointwise" or (p.kind == "bias" and prod(p.shape) > 1):
                 # which intermediate map (or output channel) each weight belongs to
-                self.labels.extend(t for t in _ticks(p, every, self.cell_px) if t[4] == "center")
+                self.labels.extend(t for t in _ticks(p, every, self.cell_px, self.type_px)
+                                   if t[4] == "center")
             elif p.kind != "bias":
-                self.labels.extend(_ticks(p, every, self.cell_px))
+                self.labels.extend(_ticks(p, every, self.cell_px, self.type_px))
         self._gap_legend()
         max_frames = max_frames or default_max_frames(self.rank)
         frames_at = frame_indices(self.steps, max_frames)
@@ -766,7 +775,7 @@ class _Builder:
                     if r in self.legend],
             subtitle=self._subtitle(), notices=self.notices,
             numbers=numbers, reveal=reveal, filter=self.f, out_channels=self.cout,
-            width_chars=self.width_chars,
+            width_chars=self.width_chars, type_px=self.type_px,
             _frame=self._frame_scatter if view == "scatter" else self._frame_gather)
 
     # --- helpers ----------------------------------------------------------------
