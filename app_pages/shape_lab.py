@@ -60,16 +60,10 @@ with sweep_tab:
         sw = None
     if sw is not None:
         with right:
-            bad, invalid = int((~sw.agree).sum()), int((~sw.valid).sum())
-            if sw.all_agree:
-                st.success(f"All {len(sw)} points agree with the engine.",
-                           icon=":material/verified:")
-            else:
-                st.error(f"{bad} of {len(sw)} points disagree with the engine.")
+            agree, verdict = lf.sweep_verdict(sw)
+            (st.success if agree else st.error)(verdict, icon=":material/verified:" if agree
+                                                else ":material/error:")
             st.plotly_chart(lf.sweep_figure(sw), key="lab.sweep_chart", config=PLOTLY_CONFIG)
-            if invalid:
-                st.caption(f"{invalid} point(s) are settings Keras refuses (✗ at 0): hover "
-                           "over them for the error message.")
             st.markdown(f"General formula of axis {sw.axis} for "
                         f"`{lab.short_call(name, sw.kwargs)}`, and three points:")
             st.latex(f"\\text{{out}} = {sw.general}" if sw.general else "\\text{(no formula)}")

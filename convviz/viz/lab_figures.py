@@ -158,6 +158,24 @@ def point_marks(sw) -> np.ndarray:
     return np.where(~sw.agree, "disagree", np.where(sw.valid, "agree", "invalid"))
 
 
+def sweep_verdict(sw) -> tuple[bool, str]:
+    """``(all agree, message)`` for a sweep, counting the same points as its figure's key.
+
+    A refused point agrees when Keras refuses it where the formula predicts it should (an
+    empty output, or a rule the length formula does not encode); the message says so, so
+    "all agree" never reads as "every point has an output".
+    """
+    marks = point_marks(sw)
+    n, ok, refused = len(sw), int((marks == "agree").sum()), int((marks == "invalid").sum())
+    if not sw.all_agree:
+        return False, f"{int((~sw.agree).sum())} of {n} points disagree with the engine."
+    text = f"All {n} points agree with the engine: {ok} output lengths equal the formula"
+    if refused:
+        text += (f", and Keras refuses the other {refused} setting{'s' * (refused != 1)} "
+                 "exactly where the formulas predict (✗ at 0; hover one for the rule)")
+    return True, text + "."
+
+
 def sweep_figure(sw) -> go.Figure:
     """The staircase: predicted output length (line) and the engine's (markers), per value.
 
@@ -174,6 +192,8 @@ def sweep_figure(sw) -> go.Figure:
         hoverinfo="skip"))
     style = {"agree": ("circle", "#59a14f", 10), "disagree": ("x", "#e15759", 13),
              "invalid": ("x-thin-open", COLORS["grid"], 11)}
+    names = {"agree": "length agrees", "disagree": "disagrees",
+             "invalid": "refused by Keras"}
     for mark, (symbol, color, size) in style.items():
         idx = np.flatnonzero(marks == mark)
         hover = []
@@ -187,7 +207,7 @@ def sweep_figure(sw) -> go.Figure:
             hover.append(head)
         y = np.where(sw.valid[idx], sw.actual[idx], 0.0)
         fig.add_trace(go.Scatter(
-            x=x[idx], y=y, mode="markers", name=f"{mark} ({idx.size})",
+            x=x[idx], y=y, mode="markers", name=f"{names[mark]} ({idx.size})",
             marker=dict(symbol=symbol, color=color, size=size, line=dict(width=2, color=color)),
             hovertext=hover, hoverinfo="text"))
     xlabel = "input length" if sw.arg == "input" else sw.arg
@@ -516,8 +536,8 @@ def input_shape_for(entries: Sequence, spatial: Sequence[int], channels: int) ->
 
 __all__ = [
     "FIELDS", "SWEEP_BOUNDS", "SWEEP_DEFAULTS", "LabField", "fields_for", "input_shape_for",
-    "lab_kwargs", "latex_text", "link_keys", "overlap_figure", "overlap_message", "paddings_for",
-    "parse_kwargs",
+    "lab_kwargs", "latex_text", "link_keys", "sweep_verdict", "overlap_figure",
+    "overlap_message", "paddings_for", "parse_kwargs",
     "point_marks", "receptive_field_figure", "stack_limits", "summary_table", "sweep_figure",
     "tile",
 ]

@@ -63,7 +63,15 @@ def test_page_loads_with_a_chart_and_keyed_widgets(page):
 # ----------------------------------------------------------------------------- shape lab
 def test_shape_lab_badge_formula_and_samples():
     at = _app("shape_lab")
-    assert any("All 24 points agree with the engine." in s.value for s in at.success)
+    (verdict,) = [s.value for s in at.success if s.value.startswith("All 24 points agree")]
+    # the same counts as the figure's key: lengths that agree, settings Keras refuses
+    chart = at.get("plotly_chart")[0].proto.spec
+    import re
+    ok = int(re.search(r"length agrees \((\d+)\)", chart).group(1))
+    refused = re.search(r"refused by Keras \((\d+)\)", chart)
+    assert f": {ok} output lengths equal the formula" in verdict
+    if refused:
+        assert f"Keras refuses the other {refused.group(1)} setting" in verdict
     assert any("\\text{out}" in x.value for x in at.get("latex"))
     assert len(at.dataframe) == 1
 
