@@ -37,7 +37,8 @@ def test_sweep_figure_marks_every_point_once(name, kwargs, arg, values):
     assert len(line.x) == len(sw) and line.line.shape == "hv"
     assert "formula: out = " in line.name
     marks = lf.point_marks(sw)
-    by_name = {t.name.split(" ")[0]: t for t in markers}
+    names = {"length agrees": "agree", "disagrees": "disagree", "refused by Keras": "invalid"}
+    by_name = {names[t.name.rsplit(" (", 1)[0]]: t for t in markers}
     assert len(by_name["invalid"].x) == int((marks == "invalid").sum())
     assert len(by_name["agree"].x) == int((marks == "agree").sum())
     # the engine's real lengths, not the formula's, are plotted for valid points
@@ -48,7 +49,8 @@ def test_sweep_figure_marks_every_point_once(name, kwargs, arg, values):
 def test_invalid_points_carry_their_error_on_hover():
     sw = lab.sweep("Conv1D", {"filters": 1, "kernel_size": 5}, (6,), 1, None, "input",
                    range(1, 8))
-    invalid = [t for t in _markers(lf.sweep_figure(sw)) if t.name.startswith("invalid")][0]
+    invalid = [t for t in _markers(lf.sweep_figure(sw))
+               if t.name.startswith("refused by Keras")][0]
     assert len(invalid.x) == 4 and all(y == 0 for y in invalid.y)
     assert all("refused:" in h for h in invalid.hovertext)
 
