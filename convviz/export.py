@@ -188,7 +188,7 @@ class ScenePainter:
 
     def _static(self):
         ax, scene = self.ax, self.scene
-        x, y, fill, text, _, _, _ = scene.cells
+        x, y, fill, text, _, _ = scene.cells
         ax.add_collection(PolyCollection(_boxes(x, y), facecolors=list(fill),
                                          edgecolors="white", linewidths=1.0))
         size = _pt(self.fonts["value"])

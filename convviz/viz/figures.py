@@ -141,7 +141,7 @@ def scene_figure(scene, *, start: int = 0, duration_ms: int = 500) -> AnimatedFi
     """
     cell = scene.cell_px
     cols, rows = scene.canvas
-    x, y, fill, text, _, _, hover = scene.cells
+    x, y, fill, text, _, hover = scene.cells
     colors = list(dict.fromkeys(fill.tolist())) or ["#ffffff"]
     code = {c: k for k, c in enumerate(colors)}
     Z = np.full((rows, cols), np.nan)

@@ -126,7 +126,7 @@ def html(scene: sc.Scene, *, duration_ms: int = 500, start: int = 0) -> str:
                               symbol="square", size=scene.cell_px * 0.9,
                               color="rgba(255,215,0,0.35)",
                               line=dict(color="#b8860b", width=2))))
-    x, y, _, _, _, _, hover = scene.cells
+    x, y, _, _, _, hover = scene.cells
     payload = {
         "frames": [f["name"] for f in d["frames"]], "steps": scene.steps,
         "start": int(start), "duration": int(duration_ms), "highlight": highlight,

@@ -80,7 +80,6 @@ TAP_LABEL_DY = 0.32
 VALUE_FONT, TAP_FONT = 0.36, 0.22
 COVER = "#ffffff"
 TEXT = "#1f2a44"
-MUTED = "#6b7385"
 TAP_TEXT = "#7a3d00"
 GRID = "#8a94a6"
 
@@ -281,7 +280,6 @@ class Panel:
     role: np.ndarray = None      # (cells,) str
     fill: np.ndarray = None      # (cells,) colour
     text: np.ndarray = None      # (cells,) str
-    text_color: np.ndarray = None
     hover: list = None
     tick_names: tuple = ()
     edge: str | None = None      # a coloured outline (channel group)
@@ -443,19 +441,18 @@ class Scene:
 
     @property
     def cells(self):
-        """Every static cell: ``(x, y, fill, text, text_color, role, hover)`` arrays."""
-        xs, ys, fill, text, tcol, role, hover = [], [], [], [], [], [], []
+        """Every static cell: ``(x, y, fill, text, role, hover)`` arrays."""
+        xs, ys, fill, text, role, hover = [], [], [], [], [], []
         for p in self.panels:
             x, y = p.xy(all_cells(p.shape))
             xs.append(x)
             ys.append(y)
             fill.append(p.fill)
             text.append(p.text)
-            tcol.append(p.text_color)
             role.append(p.role)
             hover.extend(p.hover)
         return (np.concatenate(xs), np.concatenate(ys), np.concatenate(fill),
-                np.concatenate(text), np.concatenate(tcol), np.concatenate(role), hover)
+                np.concatenate(text), np.concatenate(role), hover)
 
     def explain_rows(self, i: int) -> list[dict]:
         """The explain table of step ``i``: every term, then a subtotal row per channel/sum."""
@@ -799,28 +796,27 @@ class _Builder:
                                 "lists every channel.")
         return min(n, MAX_PANELS)
 
-    def _panel(self, key, kind, title, channel, shape, offsets, role, fill, text, tcol, hover,
+    def _panel(self, key, kind, title, channel, shape, offsets, role, fill, text, hover,
                **kw):
         p = Panel(key, kind, title, channel, tuple(shape), offsets=tuple(int(v) for v in offsets),
                   role=np.asarray(role, dtype=object), fill=np.asarray(fill, dtype=object),
-                  text=np.asarray(text, dtype=object), text_color=np.asarray(tcol, dtype=object),
+                  text=np.asarray(text, dtype=object),
                   hover=list(hover), **kw)
         self.panels.append(p)
         return p
 
-    def _value_panels(self, key, kind, name, values, channels, shape, fill_role, hover_fn,
-                      count=None):
+    def _value_panels(self, key, kind, name, values, channels, shape, fill_role, hover_fn):
         """Panels of an N-d array per channel (outputs, intermediate maps), values written."""
         cells = all_cells(shape)
         out = []
-        n = count if count is not None else values.shape[-1]
+        n = values.shape[-1]
         for c in channels:
             v = values[(*cells.T, c)]
             text = [fmt(a) for a in v] if self.numbers else [""] * len(cells)
             out.append(self._panel(
                 f"{key}{c}", kind, f"{name} {c} of {n}", c, shape, np.zeros(len(shape)),
                 [fill_role] * len(cells), [FILLS[fill_role]] * len(cells), text,
-                [TEXT] * len(cells), [hover_fn(cell, c, a) for cell, a in zip(cells, v)]))
+                [hover_fn(cell, c, a) for cell, a in zip(cells, v)]))
         return out
 
     def _input_panels(self, grid_shape, grid_lo, roles, coords, steps_of, group_of=None):
@@ -836,7 +832,6 @@ class _Builder:
             vals[inside] = self.x[(*src[inside].T, c)]
             if self.numbers:
                 text[:] = [fmt(v) for v in vals]
-            tcol = np.full(len(roles), TEXT, dtype=object)
             fill = np.array([FILLS[r] for r in roles], dtype=object)
             edge = None
             title = f"input channel {c} of {self.cin}"
@@ -854,7 +849,7 @@ class _Builder:
                 else:
                     hover.append(f"{r} {coord(cc)}: 0")
             panels.append(self._panel(f"in{c}", "input", title, c, grid_shape, grid_lo, roles,
-                                      fill, text, tcol, hover, edge=edge))
+                                      fill, text, hover, edge=edge))
             self.legend.update(r for r in set(roles) if r != "real")
         return panels
 
@@ -873,14 +868,14 @@ class _Builder:
                  f" = {fmt(a)}" for cc, a in zip(cells, w)]
         return self._panel(key, "kernel", title, channel, shape, np.zeros(len(shape)),
                            ["kernel"] * len(cells), [FILLS["kernel"]] * len(cells), text,
-                           [TEXT] * len(cells), hover, flip=flip)
+                           hover, flip=flip)
 
     def _bias_panel(self, f):
         if self.bias is None:
             return []
         return [self._panel("bias", "bias", f"bias, filter {f}", f, (1,) * self.rank,
                             np.zeros(self.rank), ["bias"], [FILLS["bias"]],
-                            [fmt(self.bias[f]) if self.numbers else "b"], [TEXT],
+                            [fmt(self.bias[f]) if self.numbers else "b"],
                             [f"bias[{f}] = {fmt(self.bias[f])}"])]
 
     def _out_hover(self, name):
@@ -998,7 +993,7 @@ class _Builder:
                         "bias", "bias", "bias per output channel", 0, bshape,
                         np.zeros(len(bshape)), ["bias"] * n_mid, [FILLS["bias"]] * n_mid,
                         [fmt(b) if self.numbers else f"b{q}" for q, b in enumerate(self.bias)],
-                        [TEXT] * n_mid, [f"bias[{q}] = {fmt(b)}" for q, b in enumerate(self.bias)])]
+                        [f"bias[{q}] = {fmt(b)}" for q, b in enumerate(self.bias)])]
                 self.layout.add(ks + biases)
                 self.out_panels = self._value_panels(
                     "out", "output", "output channel", self.y, drawn, tr.out_shape, "output",
@@ -1021,7 +1016,7 @@ class _Builder:
                     "pw", "pointwise", f"pointwise, filter {f}", f, pshape,
                     np.zeros(len(pshape)), ["kernel"] * n_mid, [FILLS["kernel"]] * n_mid,
                     [fmt(a) if self.numbers else f"m{q}" for q, a in enumerate(wv)],
-                    [TEXT] * n_mid, [f"pointwise weight mid {q} → filter {f} = {fmt(a)}"
+                    [f"pointwise weight mid {q} → filter {f} = {fmt(a)}"
                                      for q, a in enumerate(wv)])
                 self.layout.add([ppanel] + self._bias_panel(f))
                 self.out_panels = self._value_panels(
@@ -1130,7 +1125,7 @@ class _Builder:
                               coord(kidx) if (kidx >= 0).all() else "", value * w))
         return terms
 
-    def _sum(self, label, out_c, terms, bias, value, by=None):
+    def _sum(self, label, out_c, terms, bias, value):
         chans = []
         for t in terms:
             if t.channel not in chans:
@@ -1261,9 +1256,6 @@ class _Builder:
                                           for k, t in enumerate(texts)),
                      "tap", tuple(terms), tuple(sums), tuple(arithmetic))
 
-    def panel_by(self, key):
-        return next(p for p in self.panels if p.key == key)
-
     def _progress(self, o, phase):
         """Covers over unwritten cells and tints over written ones, for the current stage."""
         covers, tints = [], []
@@ -1342,7 +1334,7 @@ class _Builder:
             outs.append(self._panel(
                 f"out{c}", "output", f"output filter {c} of {self.cout}", c, oshape,
                 np.zeros(self.rank), ["output"] * len(ocells), shade,
-                [""] * len(ocells), [TEXT] * len(ocells),
+                [""] * len(ocells),
                 [f"output {coord(cc)} filter {c} = {fmt(v)} at the end; {n} patches add to it"
                  for cc, v, n in zip(ocells, self.y[(*ocells.T, c)], count)]))
         self.out_panels = outs
