@@ -409,11 +409,11 @@ class Scene:
         cols = max(1, int((width - 60) // entry_px))  # Plotly keeps a margin of its own
         rows = -(-len(self.legend) // cols)
         legend_y = 10 + title_px * len(title) + sub_px * len(sub) + 4
-        legend_px = f["legend"] * 1.7
+        legend_px = f["legend"] * 1.9  # a row of Plotly's key, padding included
         return {"title": title, "sub": sub, "title_px": title_px, "sub_px": sub_px,
                 "legend_y": legend_y, "legend_cols": cols, "legend_rows": rows,
                 "legend_px": legend_px, "entry_px": entry_px,
-                "height": int(legend_y + rows * legend_px + 10)}
+                "height": int(legend_y + rows * legend_px + 20)}
 
     @property
     def text_block(self) -> dict:
