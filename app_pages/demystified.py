@@ -6,7 +6,7 @@ from convviz import catalog, stack
 from convviz.demo import Spec
 from convviz.viz import lab_figures as lf
 from convviz.viz import links
-from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, scene_chart
+from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, scene_player
 from convviz.viz.view import build
 
 MAX_OUTPUT = 96
@@ -84,5 +84,5 @@ for v, title, key in (
                "padding (grey); right: the **output**, written cell by cell." if key == "gather"
                else "Left: the **input**; right: the **output**, with how many patches cover "
                "each cell (the overlap count).")
-    scene_chart(v.figure, f"demystified.{key}")
-    export_buttons(v, "demystified", numbers=False)
+    reported = scene_player(v, f"demystified.{key}")
+    export_buttons(v, "demystified", numbers=False, step=v.clip(reported.get("step", 0)))

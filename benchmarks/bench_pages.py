@@ -1,23 +1,26 @@
-"""How long each page's figure takes to build for its default settings (target: < 300 ms).
+"""How long each page's picture takes to build for its default settings (target: < 300 ms),
+and how many bytes it sends.
 
 Run ``python benchmarks/bench_pages.py [--repeats N]``. For every family page and every layer
 on it, with the page's default widget values, this times (uncached, as on a first visit):
 
-* ``build``: run the layer on its sample, trace it, and build the animated figure with all
-  of its frames (``convviz.viz.view.build``);
-* ``json``: serialise the figure as Streamlit does before sending it to the browser;
+* ``build``: run the layer on its sample, trace it, and build the scene and the step
+  player's payload with all of its frames and hover links (``convviz.viz.view.build``,
+  ``LayerView.payload``);
+* ``json``: serialise the payload as Streamlit does before sending it to the browser;
 
 and prints the median of ``--repeats`` runs, the frame count and the payload size in bytes
-(every channel, kernel and output is drawn: see ``convviz.viz.scene``). The
-largest configurations a page accepts are timed too, to show what the size caps bound.
+(every channel, kernel and output is drawn: see ``convviz.viz.scene``). That payload is what
+a widget change sends, once; a step change sends none of it (the player steps in the
+browser and reports only the step). The largest configurations a page accepts are timed
+too, to show what the size caps bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
-
-import plotly.io as pio
 
 from convviz.demo import Spec
 from convviz.viz import schema, view
@@ -36,9 +39,9 @@ def measure(spec: Spec, repeats: int, **options) -> dict:
     v = view.build(spec, **options)
     if v.error:
         raise SystemExit(f"{spec}: {v.error}")
-    build_ms = median_ms(lambda: view.build(spec, **options), repeats)
-    payload = pio.to_json(v.figure.to_dict(), validate=False)
-    json_ms = median_ms(lambda: pio.to_json(v.figure.to_dict(), validate=False), repeats)
+    build_ms = median_ms(lambda: view.build(spec, **options).payload(), repeats)
+    payload = json.dumps(v.payload())
+    json_ms = median_ms(lambda: json.dumps(v.payload()), repeats)
     return {"build": build_ms, "json": json_ms, "frames": len(v.frames),
             "bytes": len(payload.encode())}
 
@@ -58,7 +61,7 @@ def main() -> None:
             worst = max(worst, r["build"] + r["json"])
             print(f"{key:<12} {layer:<18} {r['build']:9.1f} {r['json']:8.1f} "
                   f"{r['frames']:7d} {r['bytes']:9d}")
-    print(f"summary: slowest default page figure {worst:.0f} ms (build + json); target < 300 ms")
+    print(f"summary: slowest default page picture {worst:.0f} ms (build + json); target < 300 ms")
     print("\nlargest accepted sizes (frames capped at 300, 120 for 3D):")
     for spec in (Spec("Conv2D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (32, 32)),
                  Spec("Conv3D", {"filters": 1, "kernel_size": 3, "padding": "same"},

@@ -10,6 +10,7 @@ orientation or a wrong label shows up as a sum that no longer equals ``y``.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -32,7 +33,7 @@ from reference import (
 import convviz
 from convviz import export
 from convviz.demo import Spec, run, sample_input
-from convviz.viz import figures
+from convviz.viz import player
 from convviz.viz import scene as sc
 
 # ----------------------------------------------------------------------------- helpers
@@ -787,18 +788,11 @@ def test_every_bias_the_arithmetic_adds_is_drawn(spec):
 
 
 # ----------------------------------------------------------------------------- painters
-def _plotly_cells(fig) -> dict:
-    heat = fig.data[0]
-    z, text = np.asarray(heat.z, dtype=float), np.asarray(heat.text, dtype=object)
-    scale = [(float(a), str(c)) for a, c in heat.colorscale]
-    n = float(heat.zmax) - float(heat.zmin)
-    out = {}
-    for yy, xx in zip(*np.nonzero(np.isfinite(z))):
-        v = (z[yy, xx] - float(heat.zmin)) / n
-        band = [c for (a, c), (b, c2) in zip(scale[::2], scale[1::2]) if a <= v <= b and c == c2]
-        assert len(band) == 1, (xx, yy, v)
-        out[(int(xx), int(yy))] = (to_hex(band[0]), str(text[yy, xx]))
-    return out
+def _player_cells(d) -> dict:
+    """``(x, y) -> (fill, text)`` of every cell the browser's player paints."""
+    c = d["cells"]
+    return {(x, y): (to_hex(d["palette"][f]), t)
+            for x, y, f, t in zip(c["x"], c["y"], c["f"], c["t"])}
 
 
 def _mpl_cells(painter) -> dict:
@@ -827,20 +821,15 @@ def _rect_cells(verts) -> tuple:
     return tuple(int(round(t)) for t in (x0, y0, x1, y1))
 
 
-def _plotly_frame(fig, i) -> dict:
-    frame = next(f for f in fig.to_dict()["frames"] if f["name"] == str(i))
-    data = frame["data"]
-    boxes = {r: sorted(zip(d["x"], d["y"])) for r, d in zip(sc.BOX_ROLES, data)}
-    labels = sorted((float(a), float(b), t) for a, b, t in
-                    zip(data[len(sc.BOX_ROLES)]["x"], data[len(sc.BOX_ROLES)]["y"],
-                        data[len(sc.BOX_ROLES)]["text"]) if t)
-    lines = list(zip(data[-1]["y"], data[-1]["text"]))
-    shapes = frame["layout"]["shapes"]
-    covers = sorted(_rect_cells([(s["x0"], s["y0"]), (s["x1"], s["y1"])]) for s in shapes
-                    if s["fillcolor"] == sc.COVER)
-    tints = sorted(_rect_cells([(s["x0"], s["y0"]), (s["x1"], s["y1"])]) for s in shapes
-                   if s["fillcolor"] == sc.WRITTEN_TINT)
-    return dict(boxes=boxes, labels=labels, lines=lines, covers=covers, tints=tints)
+def _player_frame(d, i) -> dict:
+    """One frame of the player's payload, in canvas cells (lines: canvas y and text)."""
+    fr = d["steps_data"][d["frames"].index(i)]
+    boxes = {r: sorted(zip(*fr["b"].get(r, [[], []]))) for r in sc.BOX_ROLES}
+    labels = sorted((a, b, t) for a, b, t in zip(*fr["x"]) if t)
+    lines = [(round((d["lines_y0"] + k * d["line_px"] - d["top"]) / d["cell"] - 0.5, 6), t)
+             for k, t in enumerate(fr["l"])]
+    return dict(boxes=boxes, labels=labels, lines=lines, covers=sorted(map(tuple, fr["c"])),
+                tints=sorted(map(tuple, fr["t"])))
 
 
 def _mpl_frame(painter, i) -> dict:
@@ -898,26 +887,26 @@ PAINTER_CASES = [
     v, Spec) else str(v))
 def test_the_two_painters_paint_the_same_scene(spec, view, f):
     scene = sc.build(run(spec), view=view, numbers=True, filter=f)
-    fig = figures.scene_figure(scene)
+    d = json.loads(json.dumps(player.payload(scene)))  # as the browser reads it
     painter = export.ScenePainter(scene)
     statics = (len(painter.ax.texts), len(painter.ax.collections))
-    plotly_cells = _plotly_cells(fig)
+    player_cells = _player_cells(d)
     mpl_cells, stray = _mpl_cells(painter)
     assert not stray, f"texts at cell positions with no cell: {stray}"
     x, y, fill, text, *_ = scene.cells
     expect = {(int(a), int(b)): (to_hex(c), str(t)) for a, b, c, t in zip(x, y, fill, text)}
     assert len(expect) == len(x)
-    assert plotly_cells == expect
+    assert player_cells == expect
     assert mpl_cells == expect
     for i in sorted({int(scene.frames_at[0]), int(scene.frames_at[len(scene.frames_at) // 2]),
                      int(scene.frames_at[-1])}):
         fr = scene.frame(i)
-        p, m = _plotly_frame(fig, i), _mpl_frame(painter, i)
+        p, m = _player_frame(d, i), _mpl_frame(painter, i)
         assert p["boxes"] == m["boxes"], i
         assert p["covers"] == m["covers"] == sorted(tuple(b) for b in fr.covers)
         assert p["tints"] == m["tints"] == sorted(tuple(b) for b in fr.tints)
         assert p["labels"] == m["labels"]
-        assert sorted(p["lines"]) == m["lines"]
+        assert [(pytest.approx(y), t) for y, t in sorted(p["lines"])] == m["lines"]
         assert [t for _, t in p["lines"]] == list(fr.lines)
         assert list(fr.lines[len(fr.lines) - len(fr.arithmetic):]) == list(fr.arithmetic)
         caption = fr.lines[:len(fr.lines) - len(fr.arithmetic)]

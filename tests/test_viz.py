@@ -1,11 +1,10 @@
-"""Figure builders, page schema and views, tested without Streamlit."""
+"""The player's payload, page schema and views, tested without Streamlit."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import plotly.io as pio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,18 +14,16 @@ from convviz.demo import Spec, run
 from convviz.viz import figures, scene, schema, view
 
 
-def _frames(fig):
-    return fig.to_dict()["frames"]
+def _frames(v, **options):
+    """``(step, frame)`` of every frame the player gets (its JSON, as the browser reads it)."""
+    d = json.loads(json.dumps(v.payload(**options)))
+    return list(zip(d["frames"], d["steps_data"]))
 
 
-def _boxes(fig, frame, role):
-    """Canvas cells of the box trace ``role`` in a Plotly frame (or the figure itself)."""
-    k = figures.BOX_ROLES.index(role)
-    if frame is None:
-        trace = fig.data[fig._dynamic[k]]
-        return sorted(zip(map(int, trace.x), map(int, trace.y)))
-    data = frame["data"][k]
-    return sorted(zip(map(int, data["x"]), map(int, data["y"])))
+def _boxes(frame, role):
+    """Canvas cells of the boxes ``role`` in one frame of a payload."""
+    xs, ys = frame["b"].get(role, [[], []])
+    return sorted(zip(xs, ys))
 
 
 CASES = [
@@ -46,31 +43,30 @@ CASES = [
 def test_one_frame_per_step_and_window_equals_trace(spec, window_cells):
     v = view.build(spec)
     trace = v.sample.trace
-    frames = _frames(v.figure)
+    frames = _frames(v)
     assert len(frames) == len(trace) == v.steps
-    for frame in frames:
-        i = int(frame["name"])
-        window = sorted(_boxes(v.figure, frame, "tap") + _boxes(v.figure, frame, "tap_pad"))
+    for i, frame in frames:
+        window = sorted(_boxes(frame, "tap") + _boxes(frame, "tap_pad"))
         assert window == sorted(window_cells(v.scene, i))
         o = trace.step(i).out_index
         current = []
         for p in v.scene.panels:
             if p.kind == "output":
-                x, y = figures.plane(np.array([o]), p.shape)
+                x, y = scene.plane(np.array([o]), p.shape)
                 current.append((int(x[0] + p.origin[0]), int(y[0] + p.origin[1])))
-        assert _boxes(v.figure, frame, "current") == sorted(current)
+        assert _boxes(frame, "current") == sorted(current)
 
 
 def test_dilation_gaps_are_drawn_as_gap_cells():
     v = view.build(Spec("Conv2D", {"filters": 1, "kernel_size": 2, "dilation_rate": 3}, (5, 5)))
-    frame = _frames(v.figure)[0]
-    assert len(_boxes(v.figure, frame, "gap")) == len(v.sample.trace.step(0).gaps) == 16 - 4
+    _, frame = _frames(v)[0]
+    assert len(_boxes(frame, "gap")) == len(v.sample.trace.step(0).gaps) == 16 - 4
 
 
 def test_frames_are_subsampled_beyond_the_limit_with_first_and_last_kept():
     spec = Spec("UpSampling2D", {"size": 2}, (16, 16))
     v = view.build(spec, max_frames=50)
-    names = [int(f["name"]) for f in _frames(v.figure)]
+    names = [i for i, _ in _frames(v)]
     assert len(names) == 50 and names[0] == 0 and names[-1] == len(v.sample.trace) - 1
     assert names == sorted(set(names)) and v.subsampled
     assert any("50 of 1024 steps" in n for n in v.scene.notices)
@@ -79,37 +75,35 @@ def test_frames_are_subsampled_beyond_the_limit_with_first_and_last_kept():
 @given(st.integers(1, 5000), st.integers(2, 400))
 @settings(max_examples=60, deadline=None)
 def test_frame_indices(steps, limit):
-    idx = figures.frame_indices(steps, limit)
+    idx = scene.frame_indices(steps, limit)
     assert len(idx) == min(steps, limit)
     assert idx[0] == 0 and idx[-1] == steps - 1 and np.all(np.diff(idx) > 0)
 
 
-def test_figure_serialises_and_at_step_moves_window_without_rebuilding_frames():
+def test_a_payload_at_another_step_shares_its_frames_and_changes_only_the_start():
     v = view.build(CASES[0])
-    fig = v.figure
-    moved = fig.at_step(5)
-    assert moved.raw_frames is fig.raw_frames
-    d = moved.to_dict()
-    assert d["layout"]["sliders"][0]["active"] == 5
-    assert _boxes(moved, None, "tap") == _boxes(moved, d["frames"][5], "tap")
-    assert _boxes(moved, None, "tap") != _boxes(fig, None, "tap")
-    json.loads(pio.to_json(d, validate=False))
+    first, moved = v.payload(), v.payload(5)
+    assert moved["start"] == 5 and first["start"] == 0
+    assert all(a is b for a, b in zip(first["steps_data"], moved["steps_data"]))
+    assert first["id"] != moved["id"] and v.payload(5)["id"] == moved["id"]
+    assert v.payload(99)["start"] == v.steps - 1  # clipped to the animation
+    json.loads(json.dumps(moved))
 
 
 def test_scatter_figure_has_one_frame_per_input_cell_and_running_values():
     spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (3, 3))
     v = view.build(spec, view="scatter")
-    frames = _frames(v.figure)
+    frames = _frames(v)
     assert len(frames) == 9 == v.steps
     # the running values of the last frame are the layer's output
-    last = frames[-1]["data"][len(figures.BOX_ROLES)]
+    last = frames[-1][1]["x"]
     out = v.scene.panel("out0")
     y = v.sample.channel_plane(v.sample.y)
-    for x_, y_, text in zip(last["x"], last["y"], last["text"]):
+    for x_, y_, text in zip(*last):
         r, c = int(y_ - out.origin[1]), int(x_ - out.origin[0])
         assert float(text) == pytest.approx(float(y[r, c]))
     # the patch of input (0, 0) is the kernel's 3x3 block at the output's corner
-    patch = _boxes(v.figure, frames[0], "patch")
+    patch = _boxes(frames[0][1], "patch")
     assert patch == sorted((out.origin[0] + c, out.origin[1] + r)
                            for r in range(3) for c in range(3))
 
@@ -123,32 +117,32 @@ def test_volume_figure_marks_the_window_taps():
 def test_numbers_mode_draws_inputs_kernel_outputs_and_the_arithmetic():
     v = view.build(Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (5,)))
     x, y = v.sample.channel_plane(v.sample.x), v.sample.channel_plane(v.sample.y)
-    heat = v.figure.data[0]
+    cells = v.payload()["cells"]
+    at = {(a, b): t for a, b, t in zip(cells["x"], cells["y"], cells["t"])}
     texts = {}
     for p in v.scene.panels:
         row = p.origin[1]
-        texts[p.kind] = [str(heat.text[row][p.origin[0] + k]) for k in range(p.size[0])]
-    assert texts["input"] == [figures._fmt(a) for a in x]
-    assert texts["output"] == [figures._fmt(a) for a in y]
-    assert texts["kernel"] == [figures._fmt(a) for a in v.sample.layer.kernel[:, 0, 0]]
-    assert texts["bias"] == [figures._fmt(v.sample.layer.bias[0])]
-    lines = _frames(v.figure)[0]["data"][-1]["text"]
+        texts[p.kind] = [at[(p.origin[0] + k, row)] for k in range(p.size[0])]
+    assert texts["input"] == [scene.fmt(a) for a in x]
+    assert texts["output"] == [scene.fmt(a) for a in y]
+    assert texts["kernel"] == [scene.fmt(a) for a in v.sample.layer.kernel[:, 0, 0]]
+    assert texts["bias"] == [scene.fmt(v.sample.layer.bias[0])]
+    lines = _frames(v)[0][1]["l"]
     assert lines[0].startswith("step 0 of 0..2: output (0)")
-    assert lines[-1].endswith(f"= {figures._fmt(y[0])}")
+    assert lines[-1].endswith(f"= {scene.fmt(y[0])}")
 
 
 def test_unwritten_outputs_are_covered_until_written_unless_revealed():
     spec = Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5))
-    hidden = _frames(view.build(spec).figure)
-    shown = _frames(view.build(spec, reveal=True).figure)
-    white = [[s for s in f["layout"]["shapes"] if s["fillcolor"] == "#ffffff"] for f in hidden]
+    hidden = _frames(view.build(spec))
+    shown = _frames(view.build(spec, reveal=True))
     out = view.build(spec).scene.panel("out0")
     # step 0 covers every output cell but (0, 0): rows 1..2, and (0, 1..2)
-    first = sorted((s["x0"] + 0.5, s["y0"] + 0.5, s["x1"] - 0.5, s["y1"] - 0.5) for s in white[0])
     ox, oy = out.origin
-    assert first == sorted([(ox + 1, oy, ox + 2, oy), (ox, oy + 1, ox + 2, oy + 2)])
-    assert white[-1] == []
-    assert all(s["fillcolor"] != "#ffffff" for f in shown for s in f["layout"]["shapes"])
+    assert sorted(map(tuple, hidden[0][1]["c"])) == sorted(
+        [(ox + 1, oy, ox + 2, oy), (ox, oy + 1, ox + 2, oy + 2)])
+    assert hidden[-1][1]["c"] == []
+    assert all(f["c"] == [] for _, f in shown)
 
 
 def test_view_explain_matches_the_output_and_the_shape_panel_agrees():
@@ -292,18 +286,16 @@ def test_every_line_under_the_grids_lies_inside_the_figure(spec, cell_px):
     """The caption and arithmetic are wrapped to the figure and reserved room for (presenter
     mode's big cells included): no line may fall off the bottom or the right edge."""
     v = view.build(spec, cell_px=cell_px)
-    fig = v.figure.to_dict()
-    lo, hi = sorted(fig["layout"]["yaxis"]["range"])
-    x0, x1 = fig["layout"]["xaxis"]["range"]
+    d = v.payload()
     fonts = v.scene.fonts
-    cell = v.scene.cell_px
-    for frame in fig["frames"]:
-        lines = frame["data"][-1]
-        assert lines["text"], frame["name"]
-        for y, x, text in zip(lines["y"], lines["x"], lines["text"]):
-            half = fonts["line_px"] / 2 / cell
-            assert lo <= y - half and y + half <= hi, (frame["name"], text)
-            assert x + len(text) * fonts["char_px"] / cell <= x1, (frame["name"], text)
+    grids_bottom = d["top"] + v.scene.canvas[1] * d["cell"]
+    for i, frame in _frames(v):
+        assert frame["l"], i
+        for k, text in enumerate(frame["l"]):
+            y = d["lines_y0"] + k * d["line_px"]  # the line's centre, as the player draws it
+            assert grids_bottom <= y - fonts["line_px"] / 2, (i, text)
+            assert y + fonts["line_px"] / 2 <= d["height"], (i, text)
+            assert d["left"] + len(text) * fonts["char_px"] <= d["width"], (i, text)
 
 
 def test_hovering_a_blank_output_does_not_give_its_value_away():
@@ -313,7 +305,7 @@ def test_hovering_a_blank_output_does_not_give_its_value_away():
         out = view.build(spec, reveal=reveal).scene.panel("out0")
         text = out.hover[6]  # output (2, 0)
         assert text.startswith("output filter 0 (2, 0)")
-        assert (f"= {figures._fmt(y)}" in text) == reveal, text
+        assert (f"= {scene.fmt(y)}" in text) == reveal, text
 
 
 def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
@@ -321,6 +313,6 @@ def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
     for family in schema.FAMILIES.values():
         for layer in family.layers:
             spec = schema.spec_from_values(family, {**family.defaults(), "layer": layer})
-            assert view.build(spec).figure.layout.width <= 820, layer
+            assert view.build(spec).payload()["width"] <= 820, layer
     wide = Spec("Conv1D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (64,))
-    assert view.build(wide).figure.layout.width <= 820
+    assert view.build(wide).payload()["width"] <= 820

@@ -4,9 +4,12 @@ A family page is three calls::
 
     values = controls.widgets(family)      # keyed sidebar widgets, synced with the URL
     view = controls.layer_view(values)     # cached call into convviz.viz.view.build
-    controls.show(view, values)            # figure, step controls, shape and numbers panels
+    controls.show(view, values)            # the player, exports, shape and layout panels
 
 Nothing here computes geometry: that is :mod:`convviz.viz.view` and the package below it.
+The picture is the browser's step player (:mod:`convviz.viz.player`, a bidirectional
+component): it steps without the server and reports the step once stepping settles, so
+the PNG button, the 3-D view and the link all show the player's step.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from . import links
-from .schema import FAMILIES, SPEEDS, Family, decode, encode, spec_from_values
+from . import links, player
+from .scene import step_label
+from .schema import FAMILIES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CELL_PX, LayerView, build
 
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
+#: The step player, registered once: its script and styles are the same on every page.
+_PLAYER = st.components.v2.component("convviz.player", js=player.COMPONENT_JS,
+                                     css=player.CSS, isolate_styles=False)
+#: The container whose contents follow the player's step (dimmed while it moves on).
+STEP_DEPENDANTS = "convviz-step-deps"
 
 
 def key(family: Family, name: str) -> str:
@@ -79,6 +88,9 @@ def widgets(family: Family | str) -> dict:
             if f.key in seen or not member(f):
                 continue
             seen.add(f.key)
+            if f.key in PLAYER_FIELDS:  # set in the player, kept in session and link
+                values[f.key] = st.session_state.setdefault(key(family, f.key), f.default)
+                continue
             hi = int(values.get("filters", 1)) - 1 if f.key == "filter" else None
             values[f.key] = _widget(family, f, layer, box, hi)
     step = st.session_state.get(key(family, "step"))
@@ -89,10 +101,9 @@ def widgets(family: Family | str) -> dict:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_view(spec, view, numbers, duration_ms, cell_px, reveal=False,
-                 filter=0) -> LayerView:
+def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
     return build(spec, view=view, numbers=numbers, reveal=reveal, filter=filter,
-                 duration_ms=duration_ms, cell_px=cell_px)
+                 cell_px=cell_px)
 
 
 def _family(values: dict, family: Family | str | None) -> Family:
@@ -111,32 +122,46 @@ def layer_view(values: dict, family: Family | str | None = None) -> LayerView:
         return LayerView(spec=None, error=str(exc))
     cell_px = PRESENTER_CELL_PX if values.get("presenter") else DEFAULT_CELL_PX
     return _cached_view(spec, values.get("view", "gather"), bool(values.get("numbers")),
-                        SPEEDS[values.get("speed", "normal")], cell_px,
-                        bool(values.get("reveal")), int(values.get("filter", 0)))
+                        cell_px, bool(values.get("reveal")), int(values.get("filter", 0)))
 
 
-def _step_controls(family: Family, steps: int) -> int:
-    k = key(family, "step")
-    current = int(np.clip(st.session_state.get(k, 0), 0, steps - 1))
-    st.session_state[k] = current
-    if steps == 1:
-        st.caption("One step: the output has a single cell.")
-        return 0
+def scene_player(view: LayerView, page: str, *, step: int = 0, speed: str = "normal",
+                 explain: bool = False, presenter: bool = False) -> dict:
+    """Draw ``view``'s step player (keyed ``page``.player); return what it reported:
+    ``{"step": ..., "speed": ...}`` once the user has stepped or changed the speed.
 
-    def move(delta):
-        st.session_state[k] = int(np.clip(st.session_state[k] + delta, 0, steps - 1))
+    The payload starts at ``step`` and stays the same while only the step changes (the
+    player already shows the step it reported), so stepping never re-sends the picture:
+    a new payload goes out for a new picture, or when the player was not on the page.
+    """
+    pkey = f"{page}.player"
+    fresh = st.session_state.get(pkey) is None
+    sig = player.picture_id(view.scene)
+    skey = f"{page}._player_start"
+    start = st.session_state.get(skey)
+    if fresh or start is None or start[0] != sig:
+        start = (sig, view.clip(step), speed if speed in SPEEDS else "normal")
+        st.session_state[skey] = start
+    data = view.payload(start[1], speed=start[2], explain=explain, presenter=presenter)
+    state = _PLAYER(key=pkey, data=data, on_step_change=lambda: None,
+                    on_speed_change=lambda: None, width="stretch")
+    return {k: v for k, v in dict(state or {}).items() if v is not None}
 
-    back, slider, forward = st.columns([1, 8, 1], vertical_alignment="bottom")
-    back.button("◀", key=key(family, "back"), on_click=move, args=(-1,), help="step back",
-                disabled=current == 0, width="stretch")
-    forward.button("▶", key=key(family, "next"), on_click=move, args=(1,), help="step forward",
-                   disabled=current == steps - 1, width="stretch")
-    return int(slider.slider("Step (drives the explain table and the 3-D view)", 0, steps - 1,
-                             key=k))
+
+def _player_step(family: Family, view: LayerView, values: dict) -> int:
+    """The page's one step: the player's last report, else the link's (clipped)."""
+    reported = st.session_state.get(key(family, "player")) or {}
+    if isinstance(reported.get("step"), int):
+        st.session_state[key(family, "step")] = reported["step"]
+    if reported.get("speed") in SPEEDS:
+        st.session_state[key(family, "speed")] = values["speed"] = reported["speed"]
+    step = view.clip(st.session_state.get(key(family, "step"), 0))
+    st.session_state[key(family, "step")] = step
+    return step
 
 
 def show(view: LayerView, values: dict, family: Family | str | None = None) -> None:
-    """Draw a layer view: error, or figure + step controls + shape, layout and numbers panels."""
+    """Draw a layer view: error, or the player + exports + shape and layout panels."""
     family = _family(values, family)
     if view.error is not None:
         st.query_params.from_dict(encode(family, values))
@@ -144,30 +169,28 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
                  "Change any widget to continue.", icon=":material/block:")
         return
     presenter = bool(values.get("presenter"))
-    step = _step_controls(family, view.steps)
-    values["step"] = step
+    numbers = bool(values.get("numbers"))
+    step = values["step"] = _player_step(family, view, values)
     st.query_params.from_dict(encode(family, values))
-    for notice in view.scene.notices:
-        st.info(notice, icon=":material/info:")
-    scene_chart(view.figure_at(step), key(family, "chart"))
     if not presenter:
-        export_buttons(view, family.key, bool(values.get("numbers")), step)
-    if view.spec.rank == 3 and view.view == "gather":
-        st.plotly_chart(view.volume(step), key=key(family, "volume"), config=PLOTLY_CONFIG)
-    if not presenter and values.get("numbers"):
-        numbers_panel(view, step)  # full width: every column of the table fits
+        for notice in view.scene.notices:
+            st.info(notice, icon=":material/info:")
+    scene_player(view, family.key, step=step, speed=values.get("speed", "normal"),
+                 explain=numbers and not presenter, presenter=presenter)
+    with st.container(key=STEP_DEPENDANTS):
+        if not presenter:
+            export_buttons(view, family.key, numbers, step)
+        if view.spec.rank == 3 and view.view == "gather":
+            st.caption(f"The window of {step_label(step, view.steps)} in 3-D "
+                       "(drag to turn):")
+            st.plotly_chart(view.volume(step), key=key(family, "volume"),
+                            config=PLOTLY_CONFIG)
     left, right = st.columns(2) if not presenter else (st.container(), None)
     with left:
         shape_panel(view)
     if right is not None:
         with right:
             layout_panel(view)
-
-
-def scene_chart(figure, key: str) -> None:
-    """A scene's Plotly figure, exactly as painted: no Streamlit theme over its fonts,
-    colours and margins (the exports paint the same picture with matplotlib)."""
-    st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG, width="content", theme=None)
 
 
 def shape_panel(view: LayerView) -> None:
@@ -206,17 +229,6 @@ def layout_panel(view: LayerView) -> None:
     st.dataframe(rows, hide_index=True)
 
 
-def numbers_panel(view: LayerView, step: int) -> None:
-    """The explain table of the current step: every term, subtotals, bias, the output.
-
-    Derived from the same scene as the figure, so its numbers are the figure's numbers.
-    """
-    rows, frame = view.explain(step)
-    st.subheader(f"Explain: {frame.caption}")
-    st.dataframe(rows, hide_index=True, height=min(35 * (len(rows) + 1) + 3, 420))
-    st.code("\n".join(frame.arithmetic), language=None)
-
-
 HOME_SPEC = ("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 1, "padding": "same"}, (5, 5))
 
 
@@ -225,7 +237,7 @@ def home_example() -> LayerView:
     from ..demo import Spec
 
     name, kwargs, spatial = HOME_SPEC
-    return _cached_view(Spec(name, kwargs, spatial), "gather", True, 700, DEFAULT_CELL_PX)
+    return _cached_view(Spec(name, kwargs, spatial), "gather", True, DEFAULT_CELL_PX)
 
 
 def layer_map() -> None:

@@ -1,150 +1,243 @@
-"""A self-contained HTML player of a scene: plotly.js inlined, no server, no network.
+"""The step player: a scene painted as SVG and stepped in the browser, in the app and offline.
 
-:func:`html` writes the scene's Plotly figure into one HTML file with a small player
-script: play/pause, previous/next/first/last step, scrubbing (the figure's slider), the
-keyboard (←/→ step, space play/pause, Home/End first/last), and hover linking both ways:
-hovering an output cell highlights every input cell it reads (padding included), hovering
-an input cell every output cell it feeds (for a transposed convolution's scatter view: the
-patch it paints). The hovered cell's text is written under the figure, never in a tooltip
-over the values. A teacher can put the file in slides or an LMS.
+:func:`payload` turns a :class:`~convviz.viz.scene.Scene` into the JSON that
+``player.js`` paints: every cell once (fill, value, hover text), then per frame only what
+changes (the window's boxes, the covers and tints, the dynamic labels, the caption and
+arithmetic lines, the explain rows), plus, for hover linking, which cells each step links.
+The player decides nothing: positions, colours, font sizes and texts all come from the
+scene, as they do for the matplotlib exports.
 
-The links come from the scene's own frames (the boxes each step draws), so the player
-highlights exactly what the animation shows.
+The same script serves two places:
+
+- the layer pages, as a Streamlit bidirectional component (:data:`COMPONENT_JS`): play,
+  pause, step, scrub, speed, the keyboard and hover linking all run in the browser; once
+  stepping settles (or on pause) the step is reported to Python once, so the PNG button,
+  the 3-D view and the shareable link follow the same step;
+- :func:`html`, one self-contained HTML file with the same player (no plotly.js, no
+  network): for slides, an LMS, or a class without a server.
 
 >>> from convviz.demo import Spec, run
 >>> from convviz.viz import scene
 >>> s = scene.build(run(Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (5,))))
->>> links = hover_links(s)
->>> out = s.panel("out0").origin  # output cell 0 reads input cells 0, 1, 2 (canvas x 1..3)
->>> sorted(links[f"{out[0]},{out[1]}"])
-['1,1', '2,1', '3,1']
+>>> d = payload(s)
+>>> d["frames"], d["labels_step"][0]
+([0, 1, 2], 'step 0 of 0..2')
+>>> out, reads = d["links"][0]  # step 0 writes output cell 0 and reads input cells 0, 1, 2
+>>> [d["cells"]["h"][i] for i in out], len(reads)
+(['output filter 0 (0) · reads input 0..2'], 3)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
-import plotly.io as pio
+import numpy as np
 
-from . import figures
 from . import scene as sc
+from .schema import SPEEDS
 
-#: Most steps whose links an HTML file carries (beyond, hover linking is left out).
+#: The player script (the painter and the controls), shared by the app and the exports.
+JS = Path(__file__).with_name("player.js").read_text(encoding="utf-8")
+#: How long stepping must rest before the step is reported to Python (one report, not one
+#: per key press).
+SETTLE_MS = 450
+#: Most steps whose hover links a payload carries (beyond, hover shows text only).
 MAX_LINKED_STEPS = 4096
+FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+HELP = ("Keyboard: ← / → step, space plays or pauses, Home / End jump to the first or last "
+        "step. Hover (or tap) a cell: every cell it reads, or that it feeds, lights up.")
+INFO_IDLE = "Hover or tap a cell: its value and what it reads or feeds are written here."
 
-_SCRIPT = """
-(function () {
-  var gd = document.getElementById('{plot_id}');
-  var data = JSON.parse(document.getElementById('convviz-data').textContent);
-  var names = data.frames, at = data.start, playing = false, timer = null;
-  var info = document.getElementById('convviz-info');
-  var stepText = document.getElementById('convviz-step');
-  function show(k) {
-    at = Math.max(0, Math.min(names.length - 1, k));
-    Plotly.animate(gd, [names[at]], {mode: 'immediate', frame: {duration: 0, redraw: true},
-                                     transition: {duration: 0}});
-    stepText.textContent = 'step ' + names[at] + ' of 0..' + (data.steps - 1);
-    document.body.setAttribute('data-step', names[at]);
+#: The player's styles (the app injects them once; the HTML export inlines them).
+CSS = Path(__file__).with_name("player.css").read_text(encoding="utf-8")
+
+#: The Streamlit component: ``player.js`` plus the module entry point Streamlit calls with
+#: each new payload (the same payload is not sent, nor the player rebuilt, twice).
+COMPONENT_JS = JS + """
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let holder = parentElement.querySelector(".convviz-holder");
+  if (!holder) {
+    holder = document.createElement("div");
+    holder.className = "convviz-holder";
+    parentElement.appendChild(holder);
   }
-  function tick() { if (at >= names.length - 1) { stop(); return; } show(at + 1); }
-  function play() {
-    if (playing) return; playing = true;
-    if (at >= names.length - 1) show(0);
-    timer = setInterval(tick, data.duration);
+  if (holder.__player) {
+    if (holder.__id === data.id) return;
+    holder.__player.destroy();
   }
-  function stop() { playing = false; if (timer) clearInterval(timer); timer = null; }
-  gd.on('plotly_sliderchange', function (e) { stop(); at = e.slider.active;
-    stepText.textContent = 'step ' + names[at] + ' of 0..' + (data.steps - 1);
-    document.body.setAttribute('data-step', names[at]); });
-  document.getElementById('convviz-prev').onclick = function () { stop(); show(at - 1); };
-  document.getElementById('convviz-next').onclick = function () { stop(); show(at + 1); };
-  document.getElementById('convviz-play').onclick = function () { playing ? stop() : play(); };
-  document.addEventListener('keydown', function (e) {
-    if (e.key === 'ArrowRight') { stop(); show(at + 1); }
-    else if (e.key === 'ArrowLeft') { stop(); show(at - 1); }
-    else if (e.key === 'Home') { stop(); show(0); }
-    else if (e.key === 'End') { stop(); show(names.length - 1); }
-    else if (e.key === ' ') { playing ? stop() : play(); }
-    else return;
-    e.preventDefault();
-  });
-  var hi = data.highlight;
-  function light(cells) {
-    var xs = [], ys = [];
-    cells.forEach(function (c) { var p = c.split(','); xs.push(+p[0]); ys.push(+p[1]); });
-    Plotly.restyle(gd, {x: [xs], y: [ys]}, [hi]);
+  holder.__id = data.id;
+  holder.__player = mountPlayer(holder, data, (name, value) => setStateValue(name, value));
+  if (data.presenter) {  // a projector needs the whole width: fold the sidebar away
+    const open = document.querySelector('[data-testid="stSidebar"][aria-expanded="true"]');
+    const fold = open && open.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (fold) fold.click();
   }
-  gd.on('plotly_hover', function (e) {
-    var p = e.points[0]; if (p.curveNumber !== 0) return;
-    var key = p.x + ',' + p.y;
-    info.textContent = (data.hover[key] || '');
-    light((data.links[key] || []).concat([key]));
-  });
-  gd.on('plotly_unhover', function () { info.textContent = ''; light([]); });
-  show(at);
-})();
+}
 """
 
-_PAGE_CSS = """<style>
-body { font-family: sans-serif; margin: 12px; }
-#convviz-controls button { font-size: 16px; margin-right: 6px; }
-#convviz-info { min-height: 1.4em; font-family: monospace; font-size: 15px; margin: 6px 0; }
-#convviz-help { color: #555; font-size: 13px; }
-</style>"""
 
+def links(scene: sc.Scene, max_steps: int = MAX_LINKED_STEPS) -> list[list[list[int]]]:
+    """Per step, ``[anchors, linked]`` as indices into the payload's cells: the cell(s) the
+    step writes (gather) or reads (scatter) and every cell its window reads (padding and
+    inserted zeros included) or its patch paints. Empty past ``max_steps`` steps.
 
-def hover_links(scene: sc.Scene, max_steps: int = MAX_LINKED_STEPS) -> dict[str, list[str]]:
-    """``{"x,y": ["x,y", ...]}``: for every cell a step writes (or scatters), the cells that
-    step's window reads (or paints), and the reverse; canvas coordinates. Empty past
-    ``max_steps`` steps."""
+    Taken from the scene's own frames, so hovering lights exactly what the animation draws.
+    """
     if scene.steps > max_steps:
-        return {}
-    links: dict[str, set] = {}
+        return []
+    x, y, *_ = scene.cells
+    index = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(x, y))}
+    out = []
+
+    def pick(boxes, roles):
+        return sorted({index[(int(a), int(b))] for r in roles
+                       for a, b in zip(*boxes.get(r, ((), ()))) if (int(a), int(b)) in index})
+
     for i in range(scene.steps):
-        fr = scene.frame(i)
-        anchors = list(zip(*fr.boxes.get("current", ((), ()))))
-        linked = []
-        for role in ("tap", "tap_pad", "patch"):
-            linked += list(zip(*fr.boxes.get(role, ((), ()))))
-        for a in anchors:
-            ka = f"{int(a[0])},{int(a[1])}"
-            for b in linked:
-                kb = f"{int(b[0])},{int(b[1])}"
-                links.setdefault(ka, set()).add(kb)
-                links.setdefault(kb, set()).add(ka)
-    return {k: sorted(v) for k, v in links.items()}
+        boxes = scene.frame(i).boxes
+        out.append([pick(boxes, ("current",)), pick(boxes, ("tap", "tap_pad", "patch"))])
+    return out
 
 
-def html(scene: sc.Scene, *, duration_ms: int = 500, start: int = 0) -> str:
-    """One self-contained HTML page playing ``scene`` (plotly.js inlined)."""
-    fig = figures.scene_figure(scene, start=start, duration_ms=duration_ms)
-    d = fig.to_dict()
-    d["data"][0]["hoverinfo"] = "none"  # the hovered cell's text goes under the figure
-    highlight = len(d["data"])
-    d["data"].append(dict(type="scatter", x=[], y=[], mode="markers", hoverinfo="skip",
-                          showlegend=False, marker=dict(
-                              symbol="square", size=scene.cell_px * 0.9,
-                              color="rgba(255,215,0,0.35)",
-                              line=dict(color="#b8860b", width=2))))
-    x, y, _, _, _, hover = scene.cells
-    payload = {
-        "frames": [f["name"] for f in d["frames"]], "steps": scene.steps,
-        "start": int(start), "duration": int(duration_ms), "highlight": highlight,
-        "links": hover_links(scene),
-        "hover": {f"{int(a)},{int(b)}": h for a, b, h in zip(x, y, hover)},
+def _heading(scene: sc.Scene) -> tuple[list, list]:
+    """The title/subtitle lines ``[y centre, text, size]`` and the key's entries
+    ``[x, y centre, fill, edge, width, dash, label]``, in pixels from the top left."""
+    head, fonts = scene.heading, scene.fonts
+    lines, y = [], 10.0
+    for texts, step, size in ((head["title"], head["title_px"], fonts["heading"]),
+                              (head["sub"], head["sub_px"], fonts["legend"])):
+        for t in texts:
+            lines.append([round(y + step / 2, 1), t, size])
+            y += step
+    key = []
+    for k, (role, label) in enumerate(scene.legend):
+        row, col = divmod(k, head["legend_cols"])
+        style = sc.legend_style(role)
+        key.append([round(10 + col * head["entry_px"], 1),
+                    round(head["legend_y"] + (row + 0.5) * head["legend_px"], 1),
+                    style["fill"], style["edge"], style["width"], style["dash"], label])
+    return lines, key
+
+
+def _frame(scene: sc.Scene, i: int, table: dict) -> dict:
+    """Step ``i``'s changes; its explain rows as indices into ``table`` (text -> index,
+    extended here): the rows repeat the same few texts from step to step."""
+    fr = scene.frame(i)
+    boxes = {r: [np.asarray(xy[0]).astype(int).tolist(), np.asarray(xy[1]).astype(int).tolist()]
+             for r, xy in fr.boxes.items() if len(xy[0])}
+    tx, ty, tt = fr.texts
+    rows = [[table.setdefault(r[c], len(table)) for c in sc.EXPLAIN_COLUMNS]
+            for r in scene.explain_rows(i)]
+    return {"b": boxes, "c": [list(map(int, b)) for b in fr.covers],
+            "t": [list(map(int, b)) for b in fr.tints],
+            "x": [np.asarray(tx, dtype=float).tolist(), np.asarray(ty, dtype=float).tolist(),
+                  list(tt)],
+            "l": list(fr.lines), "caption": fr.caption, "e": rows}
+
+
+def _base(scene: sc.Scene) -> dict:
+    """Everything of a payload that does not depend on the start step or the page."""
+    if "player" in scene._cache:
+        return scene._cache["player"]
+    x, y, fill, text, _, hover = scene.cells
+    palette = list(dict.fromkeys(fill.tolist()))
+    code = {c: k for k, c in enumerate(palette)}
+    cell = scene.cell_px
+    head = scene.heading
+    block = scene.text_block
+    top = head["height"]
+    heading, legend = _heading(scene)
+    outlines = [[x0, y0, x1, y1, *sc.BOXES[r][:2], sc.BOXES[r][2]]
+                for x0, y0, x1, y1, r in scene.outlines]
+    for p in scene.panels:
+        if p.edge:
+            cols, rows = p.size
+            outlines.append([*p.box((0, 0, cols - 1, rows - 1)), p.edge, 3.0, False])
+    frames = [int(i) for i in scene.frames_at]
+    table: dict = {}
+    base = {
+        "cell": cell, "left": 10, "top": top, "width": scene.width_px,
+        "height": int(round(top + (scene.canvas[1] + block["rows"]) * cell + 14)),
+        "font": FONT, "mono": MONO, "fonts": scene.fonts, "heading": heading,
+        "legend": legend, "palette": palette,
+        "cells": {"x": x.astype(int).tolist(), "y": y.astype(int).tolist(),
+                  "f": [code[c] for c in fill.tolist()], "t": list(text), "h": list(hover)},
+        "labels": [[float(a), float(b), t, kind, anchor]
+                   for a, b, t, kind, anchor in scene.labels],
+        "outlines": [[int(v) for v in o[:4]] + o[4:] for o in outlines],
+        "roles": list(sc.BOX_ROLES),
+        "boxes": {r: {"edge": sc.BOXES[r][0], "width": sc.BOXES[r][1], "dash": sc.BOXES[r][2],
+                      "inset": (1 - (0.92 if r == "current" else 0.84)) / 2,
+                      "fill": sc.GAP_FILL if r == "gap" else None} for r in sc.BOX_ROLES},
+        "colors": {"text": sc.TEXT, "tick": sc.TICK_TEXT, "tap": sc.TAP_TEXT,
+                   "cover": sc.COVER, "tint": sc.WRITTEN_TINT, "link": sc.LINK_FILL,
+                   "link_edge": sc.LINK_EDGE},
+        "text_kind": scene.frame(frames[0]).text_kind,
+        "lines_y0": round(top + (block["y0"] + 0.5) * cell, 2),
+        "line_px": round(block["step"] * cell, 2),
+        "columns": list(sc.EXPLAIN_COLUMNS), "steps": scene.steps,
+        "links": links(scene), "help": HELP, "info_idle": INFO_IDLE, "settle_ms": SETTLE_MS,
+        "_frames": {i: _frame(scene, i, table) for i in frames}, "_table": table,
     }
-    body = pio.to_html(d, include_plotlyjs=True, full_html=False, auto_play=False,
-                       post_script=_SCRIPT, config={"displaylogo": False},
-                       validate=False)
-    data = json.dumps(payload).replace("</", "<\\/")
-    controls = ("<div id='convviz-controls'><button id='convviz-prev'>◀ previous</button>"
-                "<button id='convviz-play'>▶ play / ❚❚ pause</button>"
-                "<button id='convviz-next'>next ▶</button> <b id='convviz-step'></b></div>")
-    help_text = ("<p id='convviz-help'>Keyboard: ← / → step, space play or pause, Home / End "
-                 "first or last step. Hover a cell: the cells it reads (or feeds) light up "
-                 "and its value is written above.</p>")
-    title = scene.title.replace("<", "&lt;")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"{_PAGE_CSS}</head><body>"
+    base["_id"] = hashlib.sha1(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]
+    scene._cache["player"] = base
+    return base
+
+
+def picture_id(scene: sc.Scene) -> str:
+    """A digest of everything ``scene``'s player draws (equal pictures, equal ids)."""
+    return _base(scene)["_id"]
+
+
+def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
+            duration_ms: int | None = None, explain: bool = True,
+            presenter: bool = False) -> dict:
+    """The JSON ``player.js`` paints: ``scene`` starting at step ``start``.
+
+    ``speed`` names one of :data:`~convviz.viz.schema.SPEEDS` (``duration_ms`` adds a
+    speed of its own, the exports' ``fps``); ``explain`` adds the explain table under
+    the picture; ``presenter`` scales the picture to the screen's height. ``id`` changes
+    with anything drawn, so the app rebuilds a player only for a new picture.
+    """
+    base = _base(scene)
+    start = int(np.clip(start, 0, scene.steps - 1))
+    frames = sorted(set(base["_frames"]) | {start})
+    speeds = dict(SPEEDS)
+    if duration_ms is not None:
+        speed = next((k for k, v in SPEEDS.items() if v == duration_ms), f"{duration_ms} ms")
+        speeds[speed] = int(duration_ms)
+    if speed not in speeds:
+        raise ValueError(f"speed={speed!r} is not one of {', '.join(speeds)}")
+    d = {k: v for k, v in base.items() if k[0] != "_"}
+    table = dict(base["_table"])
+    steps_data = [base["_frames"][i] if i in base["_frames"] else _frame(scene, i, table)
+                  for i in frames]
+    d.update(texts=list(table), frames=frames, start=start, speed=speed, speeds=speeds,
+             explain=bool(explain), presenter=bool(presenter),
+             labels_step=[sc.step_label(i, scene.steps) for i in frames],
+             steps_data=steps_data)
+    if not explain:  # the table is not drawn: leave its rows out
+        d["texts"] = []
+        d["steps_data"] = [{k: v for k, v in f.items() if k not in ("e", "caption")}
+                           for f in steps_data]
+    d["id"] = f"{base['_id']}-{start}-{speed}-{speeds[speed]}-{int(explain)}{int(presenter)}"
+    return d
+
+
+def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:
+    """One self-contained HTML page playing ``scene``: the app's player, no network."""
+    data = json.dumps(payload(scene, start=start, duration_ms=duration_ms, explain=scene.numbers))
+    data = data.replace("</", "<\\/")
+    title = scene.title.replace("&", "&amp;").replace("<", "&lt;")
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{title}</title><style>body {{ margin: 12px; }}{CSS}</style></head><body>"
+            "<div id='convviz-player'></div>"
             f"<script type='application/json' id='convviz-data'>{data}</script>"
-            f"{controls}<div id='convviz-info'></div>{body}{help_text}</body></html>")
+            f"<script>{JS}\nvar convvizPlayer = mountPlayer(document.getElementById("
+            "'convviz-player'), JSON.parse(document.getElementById('convviz-data')"
+            ".textContent), null);</script></body></html>")

@@ -38,6 +38,9 @@ MAX_FRAMES = 300
 MAX_FRAMES_3D = 120
 #: Most channel panels drawn per stage (input channels, kernels, output channels).
 MAX_PANELS = 8
+#: The columns of a step's explain table (:meth:`Scene.explain_rows`).
+EXPLAIN_COLUMNS = ("stage", "output", "channel", "cell", "value", "kernel tap", "weight",
+                   "product")
 #: The roles of the boxes a frame draws, in painting order.
 BOX_ROLES = ("tap", "tap_pad", "gap", "current", "patch")
 #: Default and presenter cell sizes in pixels; the scene shrinks cells to fit MAX_CANVAS_PX.
@@ -81,7 +84,11 @@ VALUE_FONT, TAP_FONT = 0.36, 0.22
 COVER = "#ffffff"
 TEXT = "#1f2a44"
 TAP_TEXT = "#7a3d00"
+TICK_TEXT = "#44506a"
 GRID = "#8a94a6"
+#: Hover linking: the cells a hovered cell reads or feeds (translucent gold, dark edge).
+LINK_FILL = "rgba(255,215,0,0.35)"
+LINK_EDGE = "#b8860b"
 
 def overlap_fills(count) -> list[str]:
     """Light-to-mid blue per cell by overlap count (0 white): the scatter view's shade."""
@@ -455,24 +462,24 @@ class Scene:
                 np.concatenate(text), np.concatenate(role), hover)
 
     def explain_rows(self, i: int) -> list[dict]:
-        """The explain table of step ``i``: every term, then a subtotal row per channel/sum."""
+        """The explain table of step ``i`` (columns :data:`EXPLAIN_COLUMNS`): every term,
+        then a subtotal row per channel, the bias and the output of every sum."""
         fr = self.frame(i)
-        rows = [{"stage": t.stage, "output": str(t.out_channel), "channel": str(t.channel),
-                 "cell": t.cell, "value": fmt(t.value), "kernel tap": t.kernel,
-                 "weight": fmt(t.weight), "product": fmt(t.product)} for t in fr.terms]
+
+        def row(stage, output, **cols):
+            r = dict.fromkeys(EXPLAIN_COLUMNS, "")
+            r.update(stage=stage, output=str(output), **cols)
+            return r
+
+        rows = [row(t.stage, t.out_channel, channel=str(t.channel), cell=t.cell,
+                    value=fmt(t.value), **{"kernel tap": t.kernel}, weight=fmt(t.weight),
+                    product=fmt(t.product)) for t in fr.terms]
         for s in fr.sums:
-            for c, sub in s.by_channel:
-                rows.append({"stage": "subtotal", "output": str(s.out_channel),
-                             "channel": str(c),
-                             "cell": "", "value": "", "kernel tap": "", "weight": "",
-                             "product": fmt(sub)})
+            rows += [row("subtotal", s.out_channel, channel=str(c), product=fmt(sub))
+                     for c, sub in s.by_channel]
             if s.bias is not None:
-                rows.append({"stage": "bias", "output": str(s.out_channel), "channel": "",
-                             "cell": "", "value": "", "kernel tap": "", "weight": "",
-                             "product": fmt(s.bias)})
-            rows.append({"stage": "= output", "output": str(s.out_channel), "channel": "",
-                         "cell": s.label, "value": "", "kernel tap": "", "weight": "",
-                         "product": fmt(s.value)})
+                rows.append(row("bias", s.out_channel, product=fmt(s.bias)))
+            rows.append(row("= output", s.out_channel, cell=s.label, product=fmt(s.value)))
         return rows
 
 

@@ -199,13 +199,16 @@ SIZES = _per_axis("n", "Input {axis}", 5, 1, max(MAX_ANIMATION_SIZE.values()),
 def _sizes(default):
     return tuple(Field(f.key, f.label, "int", default, 1, 32, axis=f.axis, help=f.help)
                  for f in SIZES)
+#: Display fields the browser's player sets (not sidebar widgets); links still carry them.
+PLAYER_FIELDS = ("speed",)
 DISPLAY = (
     Field("numbers", "Numbers mode", "bool", True, arg=False,
           help="Draw small integer inputs, weights and outputs in the cells."),
     Field("reveal", "Reveal all outputs", "bool", False, arg=False,
           help="Show every output value from the start. Off: a cell stays blank until it "
           "is written, so you can work out the next one first."),
-    Field("speed", "Speed", "choice", "normal", choices=tuple(SPEEDS), arg=False),
+    Field("speed", "Speed", "choice", "normal", choices=tuple(SPEEDS), arg=False,
+          help="How fast ▶ play steps (set in the player, kept in the link)."),
     Field("presenter", "Presenter mode", "bool", False, arg=False,
           help="Bigger cells and labels for a projector; hides everything but the animation "
           "and the shape panel."),

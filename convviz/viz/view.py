@@ -1,11 +1,12 @@
 """Everything a layer page shows, computed from a :class:`~convviz.demo.Spec` (no streamlit).
 
 :func:`build` runs the layer on its integer sample, traces it once and returns a
-:class:`LayerView`: the animated figure (frames for every step, or an even
-subsample), the shape panel (per-axis formulas with numbers, the engine's real
-output shape beside them, parameters, MACs, the Keras call), the data_format
-panel, and :meth:`LayerView.explain` for any step. Invalid settings give a view
-whose ``error`` holds Keras's ValueError message instead of raising.
+:class:`LayerView`: the scene (what every step shows; every step, or an even subsample,
+is played), :meth:`LayerView.payload` for the browser's player, the shape panel
+(per-axis formulas with numbers, the engine's real output shape beside them, parameters,
+MACs, the Keras call), the data_format panel, and :meth:`LayerView.explain` for any
+step. Invalid settings give a view whose ``error`` holds Keras's ValueError message
+instead of raising.
 
 >>> from convviz.demo import Spec
 >>> v = build(Spec("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 2}, spatial=(5, 5)))
@@ -19,13 +20,12 @@ whose ``error`` holds Keras's ValueError message instead of raising.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .. import catalog, formulas
 from ..demo import Sample, Spec, run
-from . import figures
+from . import figures, player
 from . import scene as scene_mod
 from .schema import AXIS_NAMES
 
@@ -69,7 +69,6 @@ class LayerView:
     error: str | None = None
     sample: Sample | None = None
     scene: scene_mod.Scene | None = None
-    figure: Any = None
     shape: ShapePanel | None = None
     view: str = "gather"
 
@@ -88,8 +87,10 @@ class LayerView:
     def clip(self, step: int) -> int:
         return int(np.clip(step, 0, max(self.steps - 1, 0)))
 
-    def figure_at(self, step: int):
-        return self.figure.at_step(self.clip(step))
+    def payload(self, start: int = 0, **options) -> dict:
+        """What the browser's player paints, starting at step ``start``
+        (:func:`convviz.viz.player.payload`; its per-scene part is computed once)."""
+        return player.payload(self.scene, start=self.clip(start), **options)
 
     def explain(self, step: int):
         """(rows, frame) of step ``step``: the scene's terms, subtotals and sums."""
@@ -140,12 +141,12 @@ def shape_panel(sample: Sample) -> ShapePanel:
 
 
 def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: bool = False,
-          filter: int = 0, duration_ms: int = 500, cell_px: int = DEFAULT_CELL_PX,
+          filter: int = 0, cell_px: int = DEFAULT_CELL_PX,
           max_frames: int | None = None) -> LayerView:
     """Run, trace and draw ``spec``; never raises ValueError (it lands in ``error``).
 
-    The picture is :func:`convviz.viz.scene.build` (what every frame shows) painted by
-    :func:`convviz.viz.figures.scene_figure`; ``max_frames`` defaults to the scene's cap
+    The picture is :func:`convviz.viz.scene.build` (what every frame shows), painted in
+    the browser by :mod:`convviz.viz.player`; ``max_frames`` defaults to the scene's cap
     (:data:`~convviz.viz.scene.MAX_FRAMES`, fewer for 3D).
     """
     try:
@@ -155,5 +156,4 @@ def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: boo
         shape = shape_panel(sample)
     except ValueError as exc:
         return LayerView(spec, error=str(exc))
-    fig = figures.scene_figure(picture, duration_ms=duration_ms)
-    return LayerView(spec, sample=sample, scene=picture, figure=fig, shape=shape, view=view)
+    return LayerView(spec, sample=sample, scene=picture, shape=shape, view=view)

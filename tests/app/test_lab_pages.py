@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -247,8 +248,10 @@ def test_stacks_widget_extremes():
 # ----------------------------------------------------------------------------- demystified
 def test_demystified_side_by_side():
     at = _app("demystified")
-    charts = at.get("plotly_chart")
-    assert len(charts) == 4  # two overlap heatmaps, gather and scatter
+    assert len(at.get("plotly_chart")) == 2  # the two overlap heatmaps
+    players = [json.loads(b.proto.json) for b in at.get("bidi_component")]
+    assert len(players) == 2  # the gather and the scatter view, stepping independently
+    assert players[0]["steps"] == 8 * 8 and players[1]["steps"] == 4 * 4
     assert at.warning and "Checkerboard" in at.warning[0].value
     assert any("3 mod 2 = 1" in i.value for i in at.info)
     subheaders = [h.value for h in at.subheader]

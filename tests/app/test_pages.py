@@ -3,6 +3,7 @@ extremes, explains invalid settings inline, and round-trips its state through th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,16 +31,21 @@ def _clean(at, where=""):
 
 
 def _charts(at):
-    return at.get("plotly_chart")
+    """Every picture on the page: the step players and the Plotly charts."""
+    return [*at.get("bidi_component"), *at.get("plotly_chart")]
+
+
+def _players(at) -> list[dict]:
+    """The payloads of the page's step players, as the browser receives them."""
+    return [json.loads(b.proto.json) for b in at.get("bidi_component")]
 
 
 def test_router_opens_the_home_page_with_a_live_example():
     at = _app(ROOT / "app.py")
     assert at.title[0].value.startswith("convviz")
-    chart = _charts(at)
-    assert len(chart) == 1
-    assert '"frames"' in chart[0].proto.spec
-    assert not at.error
+    (example,) = _players(at)
+    assert example["steps"] == 25 and len(example["steps_data"]) == 25  # 5x5, "same"
+    assert example["explain"] and not at.error
 
 
 @pytest.mark.parametrize("family", list(FAMILY_PAGES))
@@ -83,18 +89,33 @@ def test_every_layer_and_every_widget_extreme(family):
     _clean(at)
 
 
-def test_step_controls_move_the_explain_table():
+def _png_label(at) -> str:
+    return next(b.proto.label for b in at.get("download_button") if "PNG" in b.proto.label)
+
+
+def test_the_players_step_reaches_the_png_button_and_the_link_without_a_new_payload():
+    """The step lives in the browser; its report moves the server-side displays only."""
     at = _app(FAMILY_PAGES["convolution"])
-    step = at.slider(key="convolution.step")
-    assert step.value == 0 and step.max == 8  # 5x5 input, 3x3 valid window: 3x3 outputs
-    at.button(key="convolution.next").click().run()
-    assert at.slider(key="convolution.step").value == 1
-    assert any("step 1 of 0..8: output (0, 1)" in h.value for h in at.subheader)
-    at.slider(key="convolution.step").set_value(8).run()
-    assert at.button(key="convolution.next").proto.disabled
-    at.button(key="convolution.back").click().run()
-    assert at.slider(key="convolution.step").value == 7
-    _clean(at)
+    (first,) = _players(at)
+    assert first["start"] == 0 and first["steps"] == 9  # 5x5 input, 3x3 window: 3x3 outputs
+    assert first["labels_step"][0] == "step 0 of 0..8" and first["explain"]
+    assert "convolution.step" not in [s.key for s in at.slider]  # no second step control
+    assert _png_label(at) == "Download step 0 as PNG"
+    for step in (1, 8, 7):
+        at.session_state["convolution.player"] = {"step": step}  # what the player reports
+        at.run()
+        _clean(at, step)
+        assert _png_label(at) == f"Download step {step} as PNG"
+        assert at.query_params["step"] in (str(step), [str(step)])
+        (now,) = _players(at)
+        assert now["id"] == first["id"]  # the same payload: nothing re-sent, nothing rebuilt
+    at.session_state["convolution.player"] = {"step": 7, "speed": "fast"}
+    at.run()
+    assert at.query_params["speed"] in ("fast", ["fast"])
+    assert _players(at)[0]["id"] == first["id"]  # the player already plays fast
+    at.slider(key="convolution.k0").set_value(2).run()  # a new picture starts where we were
+    (other,) = _players(at)
+    assert other["start"] == 7 and other["speed"] == "fast" and other["id"] != first["id"]
 
 
 def test_invalid_combination_is_explained_inline_and_the_page_recovers():
@@ -134,7 +155,7 @@ def test_query_parameters_open_the_same_layer_arguments_and_step():
     at = _app(FAMILY_PAGES["convolution"], query)
     assert at.selectbox(key="convolution.layer").value == "Conv1D"
     assert at.slider(key="convolution.k0").value == 4
-    assert at.slider(key="convolution.step").value == 5
+    assert _players(at)[0]["start"] == 5
     assert at.query_params["padding"] in ("causal", ["causal"])
     assert not at.warning
 
