@@ -18,9 +18,9 @@ import numpy as np
 import streamlit as st
 
 from . import links, player
-from .scene import step_label
+from .scene import MAX_CANVAS_PX, step_label
 from .schema import FAMILIES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
-from .view import DEFAULT_CELL_PX, PRESENTER_CELL_PX, LayerView, build
+from .view import DEFAULT_CELL_PX, PRESENTER_CANVAS_PX, PRESENTER_CELL_PX, LayerView, build
 
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
 #: The step player, registered once: its script and styles are the same on every page.
@@ -102,8 +102,9 @@ def widgets(family: Family | str) -> dict:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
+    canvas = PRESENTER_CANVAS_PX if cell_px == PRESENTER_CELL_PX else MAX_CANVAS_PX
     return build(spec, view=view, numbers=numbers, reveal=reveal, filter=filter,
-                 cell_px=cell_px)
+                 cell_px=cell_px, canvas_px=canvas)
 
 
 def _family(values: dict, family: Family | str | None) -> Family:
@@ -264,17 +265,20 @@ PRESENTER_CSS = """<style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stSidebar"] { font-size: 20px; }
 .stButton button { font-size: 1.2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 4.2rem; padding-bottom: 1rem; }
 </style>"""
 
 
 def header(values: dict, title: str, intro: str) -> None:
-    """The page title, and its introduction unless presenter mode is on (then: bigger type)."""
-    st.title(title)
+    """The page title and its introduction; in presenter mode neither (the picture's own
+    heading names the layer, and the player gets the screen) but bigger type."""
     family = values.get("_family")
-    links.show_notices(st.session_state.pop(f"{family}._notices", []) if family else [])
     if values.get("presenter"):
-        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+        st.html(PRESENTER_CSS)  # styles only: takes no room on the page
     else:
+        st.title(title)
+    links.show_notices(st.session_state.pop(f"{family}._notices", []) if family else [])
+    if not values.get("presenter"):
         st.markdown(intro)
 
 

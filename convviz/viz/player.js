@@ -294,7 +294,7 @@ function mountPlayer(root, data, report) {
   function fit() {
     if (!data.presenter) { svg.style.maxWidth = "100%"; svg.style.height = "auto"; return; }
     var top = box.getBoundingClientRect().top;
-    var below = (explain ? explain.offsetHeight : 0) + q(".cv-help").offsetHeight + 24;
+    var below = (explain ? explain.offsetHeight : 0) + q(".cv-help").offsetHeight + 16;
     var room = Math.max(200, window.innerHeight - top - below);
     var width = Math.min(root.clientWidth || W, W * room / H);
     svg.style.width = width + "px";
@@ -302,6 +302,8 @@ function mountPlayer(root, data, report) {
     svg.style.maxWidth = "none";
   }
   window.addEventListener("resize", fit);
+  var watch = window.ResizeObserver ? new ResizeObserver(function () { fit(); }) : null;
+  if (watch && data.presenter) watch.observe(root);  // e.g. the sidebar folding away
   info.textContent = data.info_idle;
   show(at);
   fit();
@@ -317,6 +319,7 @@ function mountPlayer(root, data, report) {
       if (settle) clearTimeout(settle);
       document.removeEventListener("keydown", onKey, true);
       window.removeEventListener("resize", fit);
+      if (watch) watch.disconnect();
       stale(false);
       root.innerHTML = "";
     },

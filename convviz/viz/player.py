@@ -50,6 +50,8 @@ MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 HELP = ("Keyboard: ← / → step, space plays or pauses, Home / End jump to the first or last "
         "step. Hover (or tap) a cell: every cell it reads, or that it feeds, lights up.")
 INFO_IDLE = "Hover or tap a cell: its value and what it reads or feeds are written here."
+#: Presenter mode has no room for the help line: the keys are named where hover text goes.
+PRESENTER_IDLE = "Keys: ← / → step · space play / pause · Home / End · hover a cell to light it."
 
 #: The player's styles (the app injects them once; the HTML export inlines them).
 CSS = Path(__file__).with_name("player.css").read_text(encoding="utf-8")
@@ -72,7 +74,7 @@ export default function (component) {
   holder.__id = data.id;
   holder.__player = mountPlayer(holder, data, (name, value) => setStateValue(name, value));
   if (data.presenter) {  // a projector needs the whole width: fold the sidebar away
-    const open = document.querySelector('[data-testid="stSidebar"][aria-expanded="true"]');
+    const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
     const fold = open && open.querySelector('[data-testid="stSidebarCollapseButton"] button');
     if (fold) fold.click();
   }
@@ -218,6 +220,7 @@ def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
                   for i in frames]
     d.update(texts=list(table), frames=frames, start=start, speed=speed, speeds=speeds,
              explain=bool(explain), presenter=bool(presenter),
+             info_idle=PRESENTER_IDLE if presenter else INFO_IDLE,
              labels_step=[sc.step_label(i, scene.steps) for i in frames],
              steps_data=steps_data)
     if not explain:  # the table is not drawn: leave its rows out

@@ -49,6 +49,16 @@ MIN_CELL_PX = 11
 #: The picture's grids at most this wide and high (a 1280 px screen with the sidebar open
 #: gives a page about 820 px; the figure adds 20 px of margins).
 MAX_CANVAS_PX = (780, 1300)
+#: Presenter mode's grids: wide and low, as a projector is (the player then scales the
+#: whole picture to the screen: 1280x720 and 1920x1080 show it without scrolling).
+PRESENTER_CANVAS_PX = (1240, 400)
+#: The narrowest picture (room for the title and the key); a landscape canvas (presenter
+#: mode) is drawn at its full width, so the title and the key take few lines.
+MIN_WIDTH_PX = 640
+
+
+def min_width_px(canvas_px) -> int:
+    return int(canvas_px[0]) if canvas_px[0] > canvas_px[1] else MIN_WIDTH_PX
 
 # ------------------------------------------------------------------ colours, one place
 FILLS = {
@@ -81,6 +91,7 @@ WRITTEN_TINT = "rgba(78,121,167,0.22)"
 TAP_LABEL_DY = 0.32
 #: Font sizes as fractions of the cell size: values, and the small tap labels.
 VALUE_FONT, TAP_FONT = 0.36, 0.22
+PRESENTER_VALUE_FONT = 0.5
 COVER = "#ffffff"
 TEXT = "#1f2a44"
 TAP_TEXT = "#7a3d00"
@@ -148,7 +159,9 @@ def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> 
     ``char_px`` the width of one of their (monospace) characters.
     """
     t = max(cell, type_cell or cell)
-    value = min(max(8.0, cell * VALUE_FONT), cell * 0.9 / (0.6 * max(longest, 1)))
+    # presenter mode (big type asked for): digits as large as the cell allows
+    frac = PRESENTER_VALUE_FONT if t > CELL_PX else VALUE_FONT
+    value = min(max(8.0, cell * frac), cell * 0.9 / (0.6 * max(longest, 1)))
     line = max(14, min(20, int(t * 0.28)))
     return {"value": max(7, int(value)), "tap": max(7, int(cell * TAP_FONT)),
             "tick": max(9, min(16, int(t * 0.3), int(cell * 0.45))),
@@ -374,6 +387,7 @@ class Scene:
     out_channels: int
     width_chars: int = 80
     type_px: int = CELL_PX
+    min_width: int = MIN_WIDTH_PX
     _frame: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
 
@@ -393,8 +407,9 @@ class Scene:
 
     @property
     def width_px(self) -> int:
-        """Width of every painter's picture: the canvas, at least 640 px, plus margins."""
-        return int(max(self.canvas[0] * self.cell_px, 640) + 20)
+        """Width of every painter's picture: the canvas, at least ``min_width``, plus
+        margins."""
+        return int(max(self.canvas[0] * self.cell_px, self.min_width) + 20)
 
     @property
     def heading(self) -> dict:
@@ -672,7 +687,8 @@ def _real_roles(trace, grid_shape, grid_lo):
 
 def build(sample: Sample, *, view: str = "gather", numbers: bool = True,
           reveal: bool = False, filter: int = 0, cell_px: int = CELL_PX,
-          max_frames: int | None = None, ring=None, title: str | None = None) -> Scene:
+          max_frames: int | None = None, ring=None, title: str | None = None,
+          canvas_px: tuple[int, int] = MAX_CANVAS_PX) -> Scene:
     """The scene of ``sample`` (see :func:`convviz.demo.run`) in ``view``.
 
     Parameters
@@ -693,6 +709,9 @@ def build(sample: Sample, *, view: str = "gather", numbers: bool = True,
         padding: the gallery's "arbitrary padding" case).
     title : str, optional
         Replaces the Keras call written above the picture.
+    canvas_px : (width, height)
+        The most pixels the grids may take (cells shrink to fit; the stages are arranged
+        for the largest cells): :data:`MAX_CANVAS_PX`, or :data:`PRESENTER_CANVAS_PX`.
     """
     kind = sample.layer.trace_kind
     if view not in ("gather", "scatter"):
@@ -700,14 +719,16 @@ def build(sample: Sample, *, view: str = "gather", numbers: bool = True,
     if view == "scatter" and kind != "transpose":
         raise ValueError(f"{sample.spec.name} has only the 'gather' view. Received: "
                          "view='scatter'")
-    builder = _Builder(sample, view, numbers, reveal, filter, cell_px, max_frames, ring, title)
+    builder = _Builder(sample, view, numbers, reveal, filter, cell_px, max_frames, ring, title,
+                       canvas_px)
     return builder.scene
 
 
 class _Builder:
     def __init__(self, sample, view, numbers, reveal, filter_, cell_px, max_frames, ring=None,
-                 title=None):
+                 title=None, canvas_px=MAX_CANVAS_PX):
         self.sample, self.view, self.numbers, self.reveal = sample, view, numbers, reveal
+        self.canvas_px = tuple(canvas_px)
         self.ring, self.title_text = ring, title
         spec, layer, trace = sample.spec, sample.layer, sample.trace
         self.layer, self.trace, self.kind = layer, trace, layer.trace_kind
@@ -765,8 +786,9 @@ class _Builder:
         if len(frames_at) < self.steps:
             self.notices.append(
                 f"The animation shows {len(frames_at)} of {self.steps} steps, evenly "
-                "spaced; the step slider reaches every step.")
-        self.width_chars = int((max(canvas[0] * self.cell_px, 640) - 10) / f["char_px"])
+                "spaced.")
+        wide = min_width_px(self.canvas_px)
+        self.width_chars = int((max(canvas[0] * self.cell_px, wide) - 10) / f["char_px"])
         order = ["tap", "tap_pad", "padding", "inserted", "cropped", "gap", "current",
                  "patch", "written", "kept", "overlap", *sorted(r for r in self.legend
                                                     if r.startswith("group"))]
@@ -779,14 +801,13 @@ class _Builder:
                     if r in self.legend],
             subtitle=self._subtitle(), notices=self.notices,
             numbers=numbers, reveal=reveal, filter=self.f, out_channels=self.cout,
-            width_chars=self.width_chars, type_px=self.type_px,
+            width_chars=self.width_chars, type_px=self.type_px, min_width=wide,
             _frame=self._frame_scatter if view == "scatter" else self._frame_gather)
 
     # --- helpers ----------------------------------------------------------------
-    @staticmethod
-    def _fit(cell_px, canvas, clamp=True):
-        """Cell size for a canvas of ``(columns, rows)`` cells within MAX_CANVAS_PX."""
-        w, h = MAX_CANVAS_PX
+    def _fit(self, cell_px, canvas, clamp=True):
+        """Cell size for a canvas of ``(columns, rows)`` cells within ``canvas_px``."""
+        w, h = self.canvas_px
         size = min(cell_px, w / max(canvas[0], 1), h / max(canvas[1], 1))
         return int(max(MIN_CELL_PX, size)) if clamp else size
 

@@ -31,6 +31,7 @@ from .schema import AXIS_NAMES
 
 DEFAULT_CELL_PX = scene_mod.CELL_PX
 PRESENTER_CELL_PX = 72
+PRESENTER_CANVAS_PX = scene_mod.PRESENTER_CANVAS_PX
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def shape_panel(sample: Sample) -> ShapePanel:
 
 def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: bool = False,
           filter: int = 0, cell_px: int = DEFAULT_CELL_PX,
-          max_frames: int | None = None) -> LayerView:
+          max_frames: int | None = None,
+          canvas_px: tuple[int, int] = scene_mod.MAX_CANVAS_PX) -> LayerView:
     """Run, trace and draw ``spec``; never raises ValueError (it lands in ``error``).
 
     The picture is :func:`convviz.viz.scene.build` (what every frame shows), painted in
@@ -152,7 +154,8 @@ def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: boo
     try:
         sample = run(spec)
         picture = scene_mod.build(sample, view=view, numbers=numbers, reveal=reveal,
-                                  filter=filter, cell_px=cell_px, max_frames=max_frames)
+                                  filter=filter, cell_px=cell_px, max_frames=max_frames,
+                                  canvas_px=canvas_px)
         shape = shape_panel(sample)
     except ValueError as exc:
         return LayerView(spec, error=str(exc))

@@ -37,12 +37,13 @@ TABLES = {"shape-calculator", "shape-lab"}
 PLAYER = ".convviz-player svg.cv-svg"
 
 
-def _open(browser, url, viewport=(1400, 1000)):
+def _open(browser, url, viewport=(1400, 1000), heading=True):
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    page.locator("h1").first.wait_for(state="visible")
+    if heading:  # (presenter mode has none: the picture names the layer)
+        page.locator("h1").first.wait_for(state="visible")
     return page
 
 
