@@ -823,9 +823,10 @@ def _rect_cells(verts) -> tuple:
 
 def _player_frame(d, i) -> dict:
     """One frame of the player's payload, in canvas cells (lines: canvas y and text)."""
-    fr = d["steps_data"][d["frames"].index(i)]
+    k = d["frames"].index(i)
+    fr = d["steps_data"][k]
     boxes = {r: sorted(zip(*fr["b"].get(r, [[], []]))) for r in sc.BOX_ROLES}
-    labels = sorted((a, b, t) for a, b, t in zip(*fr["x"]) if t)
+    labels = sorted((a, b, t) for a, b, t in zip(*player.labels(d)[k]) if t)
     lines = [(round((d["lines_y0"] + k * d["line_px"] - d["top"]) / d["cell"] - 0.5, 6), t)
              for k, t in enumerate(fr["l"])]
     return dict(boxes=boxes, labels=labels, lines=lines, covers=sorted(map(tuple, fr["c"])),

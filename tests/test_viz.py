@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import convviz
 from convviz.demo import Spec, run
-from convviz.viz import figures, scene, schema, view
+from convviz.viz import figures, player, scene, schema, view
 
 
 def _frames(v, **options):
@@ -96,7 +96,7 @@ def test_scatter_figure_has_one_frame_per_input_cell_and_running_values():
     frames = _frames(v)
     assert len(frames) == 9 == v.steps
     # the running values of the last frame are the layer's output
-    last = frames[-1][1]["x"]
+    last = player.labels(v.payload())[-1]
     out = v.scene.panel("out0")
     y = v.sample.channel_plane(v.sample.y)
     for x_, y_, text in zip(*last):
@@ -316,3 +316,18 @@ def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
             assert view.build(spec).payload()["width"] <= 820, layer
     wide = Spec("Conv1D", {"filters": 1, "kernel_size": 3, "padding": "same"}, (64,))
     assert view.build(wide).payload()["width"] <= 820
+
+
+def test_a_scatter_payload_sends_each_frames_changed_labels_only():
+    """The running sums change one patch per step: the payload carries that patch, and the
+    labels rebuilt from it are every frame's own."""
+    spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (4, 4))
+    v = view.build(spec, view="scatter")
+    d = v.payload(5)  # step 5 is in the chain as well: nothing inserted
+    rebuilt = player.labels(d)
+    for k, i in enumerate(d["frames"]):
+        tx, ty, tt = v.scene.frame(i).texts
+        assert sorted(zip(*rebuilt[k])) == sorted(
+            (float(a), float(b), t) for a, b, t in zip(tx, ty, tt)), i
+        if k:  # the first frame labels the whole output; then one 3x3 patch per step
+            assert len(d["steps_data"][k]["dx"][0]) <= 9, i

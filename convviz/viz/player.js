@@ -103,6 +103,22 @@ function mountPlayer(root, data, report) {
   var svg = box.querySelector("svg"), dyn = box.querySelector(".cv-dynamic");
   var light = box.querySelector(".cv-light");
 
+  // The dynamic labels come as changes from frame to frame (dx); rebuild each frame's own.
+  (function () {
+    var state = {};
+    data.steps_data.forEach(function (fr) {
+      if (fr.x) return;  // a frame that carries its labels (not part of the chain)
+      for (var j = 0; j < fr.dx[0].length; j++) {
+        var key = fr.dx[0][j] + "," + fr.dx[1][j];
+        if (fr.dx[2][j]) state[key] = [fr.dx[0][j], fr.dx[1][j], fr.dx[2][j]];
+        else delete state[key];
+      }
+      var xs = [], ys = [], ts = [];
+      for (var k in state) { xs.push(state[k][0]); ys.push(state[k][1]); ts.push(state[k][2]); }
+      fr.x = [xs, ys, ts];
+    });
+  })();
+
   // ------------------------------------------------------------------ one frame
   function paint(k) {
     var fr = data.steps_data[k], out = [];

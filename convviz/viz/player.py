@@ -141,6 +141,39 @@ def _frame(scene: sc.Scene, i: int, table: dict) -> dict:
             "l": list(fr.lines), "caption": fr.caption, "e": rows}
 
 
+def _chain(frames: list[dict]) -> None:
+    """Replace each frame's dynamic labels ``x`` by ``dx``, the labels that changed since the
+    frame before (``""``: gone). A scatter view's running sums relabel the whole output at
+    every step but change only one patch: this sends the patch, not the grid, per frame.
+    ``player.js`` (and :func:`labels`) rebuild the full labels."""
+    prev: dict = {}
+    for fr in frames:
+        xs, ys, ts = fr.pop("x")
+        cur = {(a, b): t for a, b, t in zip(xs, ys, ts)}
+        changed = [(a, b, t) for (a, b), t in cur.items() if prev.get((a, b)) != t]
+        changed += [(a, b, "") for (a, b) in prev if (a, b) not in cur]
+        fr["dx"] = [list(v) for v in zip(*changed)] if changed else [[], [], []]
+        prev = cur
+
+
+def labels(d: dict) -> list[list]:
+    """The full dynamic labels ``[xs, ys, texts]`` of every frame of payload ``d``, as the
+    player rebuilds them from ``dx`` (a frame with ``x`` carries its own)."""
+    state: dict = {}
+    out = []
+    for fr in d["steps_data"]:
+        if "x" in fr:
+            out.append(fr["x"])
+            continue
+        for a, b, t in zip(*fr["dx"]):
+            if t:
+                state[(a, b)] = t
+            else:
+                state.pop((a, b), None)
+        out.append([[k[0] for k in state], [k[1] for k in state], list(state.values())])
+    return out
+
+
 def _base(scene: sc.Scene) -> dict:
     """Everything of a payload that does not depend on the start step or the page."""
     if "player" in scene._cache:
@@ -185,6 +218,7 @@ def _base(scene: sc.Scene) -> dict:
         "links": links(scene), "help": HELP, "info_idle": INFO_IDLE, "settle_ms": SETTLE_MS,
         "_frames": {i: _frame(scene, i, table) for i in frames}, "_table": table,
     }
+    _chain([base["_frames"][i] for i in frames])
     base["_id"] = hashlib.sha1(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]
     scene._cache["player"] = base
     return base
