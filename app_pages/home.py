@@ -8,8 +8,8 @@ st.title("convviz: convolution arithmetic, animated and exact to Keras")
 example = controls.home_example()
 controls.scene_player(example, "home", explain=True)
 st.caption(
-    f"`{example.shape.keras_call}` on a 5x5 input: press ▶ play, drag the step slider or "
-    "use ← / →. The orange window reads 3x3 cells, the grey ring is the zero padding that "
+    f"`{example.shape.keras_call}` on a 5x5 input: press ▶ play, drag the scrubber or use "
+    "← / →. The orange window reads 3x3 cells, the grey ring is the zero padding that "
     "`padding=\"same\"` adds, and each output cell appears once it is written, with the "
     "arithmetic under the grids. The key above the grids names every colour."
 )

@@ -1,31 +1,14 @@
-"""Animated GIF / MP4 and PNG exports of a layer's trace, drawn with matplotlib (Agg).
+"""Exports of a layer's animation: GIF, PNG and MP4 painted with matplotlib (Agg), and the
+HTML step player.
 
-The pictures follow the app's Plotly animation (:mod:`convviz.viz.figures`: same colours,
-same mapping of N-d coordinates to a 2-D plane), frame for frame:
-
-- **gather view** (every layer): one frame per output cell. Left (or top, for rank 1) the
-  input, padded: padding cells grey, the zeros a transposed convolution inserts pale
-  yellow; the window's taps outlined orange (purple where a tap reads padding or an
-  inserted zero) and labelled with their kernel index (``k1,2``; interpolation weights for
-  resizing layers); dilation gaps (cells inside the window's span that no tap reads) red,
-  dotted and hatched. Right (or below) the output: cells already written blue, the cell
-  being written outlined orange. Axis labels are coordinates relative to the real input,
-  so padding sits at ``-1, -2, ...`` and ``n, n+1, ...``. For a transposed convolution the
-  input panel shows the zero-inserted input, in its own coordinates.
-- **scatter view** (transposed convolutions, ``view="scatter"``): one frame per input
-  cell, outlined orange, and the output patch it writes (kernel index labels); the output
-  is shaded by its overlap count (how many input-tap pairs write each cell).
-- **numbers mode** (``numbers=True``): the integer sample values (channel 0 of batch item 0,
-  see :class:`convviz.demo.Sample`) in the input cells (``0`` in padding and inserted
-  zeros), and the output values (channel 0) in the output cells *already written*, so the
-  output fills in as the animation plays. In the scatter view the output numbers are the
-  running sums of output channel 0 (before bias and activation; the sample bias is 0) after
-  the current input cell has scattered.
-
-Rank 1 draws the input above the output; rank 2 draws the image plane; rank 3 draws the
-depth slices side by side (the depth-slice view). Figures are plain
-:class:`matplotlib.figure.Figure` objects on a ``FigureCanvasAgg``: pyplot and its global
-state are never touched.
+What every frame shows is decided once, by :mod:`convviz.viz.scene` (every input channel,
+the chosen filter's kernel slices and bias, every output channel, the window's boxes, the
+covers over outputs not yet written, the caption and the arithmetic); :class:`ScenePainter`
+only paints that scene, as the browser's step player (:mod:`convviz.viz.player`) does in
+the app and in :func:`html_bytes`. The step count, the frame cap
+(:data:`convviz.viz.scene.MAX_FRAMES`) and the step labels ("step 3 of 0..8") are the app's.
+Figures are plain :class:`matplotlib.figure.Figure` objects on a ``FigureCanvasAgg``:
+pyplot and its global state are never touched.
 
 Every entry point takes a :class:`convviz.demo.Spec` and builds it with
 :func:`convviz.demo.run`, so invalid or too-large configurations raise its
@@ -449,7 +432,8 @@ def html_bytes(spec: Spec, *, view: str = "gather", numbers: bool = False, fps: 
                max_frames: int | None = None, step: int = 0, cell_px: int = CELL_PX,
                pre_padding=None, reveal: bool = False, filter: int = 0) -> bytes:
     """One self-contained HTML player of ``spec`` (:func:`convviz.viz.player.html`):
-    plotly.js inlined, keyboard stepping, hover linking, the arithmetic; no network."""
+    the app's step player (keyboard stepping, hover linking, the arithmetic and explain
+    table), no plotly.js, no network."""
     from .viz import player
 
     _durations(1, fps)

@@ -330,7 +330,7 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
         "Download interactive HTML", lambda: _html(spec, kind, numbers, step, reveal, filter_),
         file_name=f"{stem}.html", mime="text/html", key=f"{page}.{kind}.html",
         icon=":material/html:", on_click="ignore",
-        help="One file that plays offline (plotly.js inside): ←/→ step, space plays, hover a "
+        help="This player in one file that plays offline: ←/→ step, space plays, hover a "
         "cell to light up what it reads. For slides or an LMS.")
     st.caption("The same from the shell:")
     st.code(export.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
