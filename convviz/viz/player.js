@@ -249,9 +249,9 @@ function mountPlayer(root, data, report) {
     var t = e.target;
     if (e.altKey || e.ctrlKey || e.metaKey || !mine()) return;
     if (t && t !== document.body && !root.contains(t) && (
-        /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.isContentEditable ||
-        (t.getAttribute && /^(slider|combobox|textbox|spinbutton|listbox|option)$/.test(
-          t.getAttribute("role") || "")))) return;
+        /^(INPUT|TEXTAREA|SELECT|BUTTON|A)$/.test(t.tagName) || t.isContentEditable ||
+        (t.getAttribute && /^(slider|combobox|textbox|spinbutton|listbox|option|button|tab|link)$/
+          .test(t.getAttribute("role") || "")))) return;
     if (t && root.contains(t) && t.tagName === "SELECT") return;
     var k = e.key;
     if (k === "ArrowRight") go(at + 1);

@@ -145,14 +145,18 @@ def _page_spec(family: str, query: str) -> Spec:
     return schema.spec_from_values(fam, values)
 
 
-@pytest.mark.parametrize("query", ["layer=Conv1D&n0=9&k0=4&padding=causal&d0=2",
-                                   "s0=2&padding=same&channels=2&filters=2",
-                                   "layer=Conv3D"], ids=["1d-causal-dilated", "2d", "3d"])
-def test_hovering_an_output_lights_the_window_it_reads(server, browser, query, window_cells):
-    spec = _page_spec("convolution", query)
+@pytest.mark.parametrize("family,query", [
+    ("convolution", "layer=Conv1D&n0=9&k0=4&padding=causal&d0=2"),
+    ("convolution", "s0=2&padding=same&channels=2&filters=2"),
+    ("convolution", "layer=Conv3D"),
+    ("transposed", "s0=2&s1=2&n0=3&n1=3"),  # gather view: the zero-inserted input
+], ids=["1d-causal-dilated", "2d", "3d", "2d-transposed"])
+def test_hovering_an_output_lights_the_window_it_reads(server, browser, family, query,
+                                                       window_cells):
+    spec = _page_spec(family, query)
     v = view.build(spec)
     d = v.payload()
-    page = _open(browser, f"{server}/convolution?{query}", viewport=(1400, 2400))
+    page = _open(browser, f"{server}/{family}?{query}", viewport=(1400, 2400))
     try:
         page.wait_for_selector(PLAYER)
         out = next(p for p in v.scene.panels if p.kind == "output")
