@@ -1,6 +1,22 @@
-"""Fixtures shared by the tests of the pictures (tests/ and tests/app)."""
+"""Fixtures shared by the tests: the pictures' window cells (tests/ and tests/app), and the
+real-browser tests' chromium and ``streamlit run app.py`` server.
+
+The browser fixtures need Debian's ``chromium`` (``apt-get install chromium``) at
+/usr/bin/chromium; Playwright's own browser download is not used. Without it the browser
+tests skip, unless CONVVIZ_REQUIRE_BROWSER=1 (as in CI), where a missing browser is a
+failure. (One conftest for all: with ``--doctest-modules`` two files named conftest.py in
+plain test folders would clash.)
+"""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,3 +43,108 @@ def window_cells():
         return out
 
     return cells
+
+
+# ------------------------------------------------------------------ the browser tests
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT = 90  # seconds
+
+
+def _skip_or_fail(reason: str):
+    if os.environ.get("CONVVIZ_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (and CONVVIZ_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        _skip_or_fail(f"{CHROMIUM} not found: install Debian's browser with "
+                      "`apt-get install chromium` to run the browser smoke test")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        _skip_or_fail(f"the playwright package is not importable: {exc}")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory, chromium_path) -> str:
+    """Base URL of a fresh ``streamlit run app.py`` on 127.0.0.1; always terminated."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = open(log_path, "wb")  # closed by the finalizer
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(port),
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def stop():
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        log.close()
+
+    request.addfinalizer(stop)
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+                if response.status == 200:
+                    return url
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"streamlit did not serve within {SERVER_START_TIMEOUT}s:\n"
+                        f"{log_path.read_text()}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=60_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

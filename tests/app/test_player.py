@@ -10,7 +10,6 @@ import re
 
 import numpy as np
 import pytest
-from conftest import CHROMIUM_ARGS
 
 from convviz import export
 from convviz.demo import Spec, run
@@ -74,60 +73,55 @@ def test_animate_writes_an_html_player(tmp_path):
 
 
 @pytest.mark.browser
-def test_the_html_player_steps_and_links_offline(tmp_path, chromium_path, window_cells):
-    from playwright.sync_api import sync_playwright
-
+def test_the_html_player_steps_and_links_offline(tmp_path, browser, window_cells):
     path = export.save(CONV, tmp_path / "lesson.html", numbers=True)
     sc_ = scene.build(run(CONV))
     d = player.payload(sc_)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 2400})
-            blocked = []
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    try:
+        blocked = []
 
-            def route(r):
-                if r.request.url.startswith("file://"):
-                    return r.continue_()
-                blocked.append(r.request.url)
-                return r.abort()
+        def route(r):
+            if r.request.url.startswith("file://"):
+                return r.continue_()
+            blocked.append(r.request.url)
+            return r.abort()
 
-            context.route("**/*", route)
-            page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(path.as_uri())
-            page.wait_for_selector(".convviz-player svg.cv-svg")
-            step = "document.querySelector('.convviz-player').getAttribute('data-step')"
-            assert page.evaluate(step) == "0"
-            for key, want in (("ArrowRight", "1"), ("ArrowRight", "2"), ("ArrowLeft", "1"),
-                              ("End", str(sc_.steps - 1)), ("Home", "0")):
-                page.keyboard.press(key)
-                assert page.evaluate(step) == want, key  # at once: no server, no waiting
-            assert page.inner_text(".cv-step") == f"step 0 of 0..{sc_.steps - 1}"
-            page.click(".cv-next")
-            assert page.evaluate(step) == "1"
-            # the figure moved too: its caption line and the explain table name the step
-            lines = page.evaluate(
-                "[...document.querySelectorAll('.cv-dynamic text')].map(t => t.textContent)")
-            assert any(t.startswith("step 1 of 0..24: output (0, 1)") for t in lines), lines
-            assert page.inner_text(".cv-explain .cv-caption").startswith("step 1 of 0..24")
-            # hover output cell (2, 3) of filter 0: its window lights up, its text shows
-            out = sc_.panel("out0")
-            x, y = out.origin[0] + 3, out.origin[1] + 2
-            k = next(j for j, (a, b) in enumerate(zip(d["cells"]["x"], d["cells"]["y"]))
-                     if (a, b) == (x, y))
-            page.hover(f".cv-cells rect[data-i='{k}']")
-            text = page.inner_text(".cv-info")
-            assert text.startswith("output filter 0 (2, 3) · reads input 1..3 × 2..4"), text
-            assert "= " not in text.split("·")[1]  # a blank output's value is not given away
-            lit = page.evaluate("""() => [...document.querySelectorAll('.cv-linked')].map(
-                r => [+r.getAttribute('x'), +r.getAttribute('y')])""")
-            cells = {(round((a - d["left"]) / d["cell"]), round((b - d["top"]) / d["cell"]))
-                     for a, b in lit}
-            i = int(np.ravel_multi_index((2, 3), sc_.sample.trace.out_shape))
-            assert cells == window_cells(sc_, i)
-            assert not errors and not blocked, (errors, blocked)
-        finally:
-            browser.close()
+        context.route("**/*", route)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_selector(".convviz-player svg.cv-svg")
+        step = "document.querySelector('.convviz-player').getAttribute('data-step')"
+        assert page.evaluate(step) == "0"
+        for key, want in (("ArrowRight", "1"), ("ArrowRight", "2"), ("ArrowLeft", "1"),
+                          ("End", str(sc_.steps - 1)), ("Home", "0")):
+            page.keyboard.press(key)
+            assert page.evaluate(step) == want, key  # at once: no server, no waiting
+        assert page.inner_text(".cv-step") == f"step 0 of 0..{sc_.steps - 1}"
+        page.click(".cv-next")
+        assert page.evaluate(step) == "1"
+        # the figure moved too: its caption line and the explain table name the step
+        lines = page.evaluate(
+            "[...document.querySelectorAll('.cv-dynamic text')].map(t => t.textContent)")
+        assert any(t.startswith("step 1 of 0..24: output (0, 1)") for t in lines), lines
+        assert page.inner_text(".cv-explain .cv-caption").startswith("step 1 of 0..24")
+        # hover output cell (2, 3) of filter 0: its window lights up, its text shows
+        out = sc_.panel("out0")
+        x, y = out.origin[0] + 3, out.origin[1] + 2
+        k = next(j for j, (a, b) in enumerate(zip(d["cells"]["x"], d["cells"]["y"]))
+                 if (a, b) == (x, y))
+        page.hover(f".cv-cells rect[data-i='{k}']")
+        text = page.inner_text(".cv-info")
+        assert text.startswith("output filter 0 (2, 3) · reads input 1..3 × 2..4"), text
+        assert "= " not in text.split("·")[1]  # a blank output's value is not given away
+        lit = page.evaluate("""() => [...document.querySelectorAll('.cv-linked')].map(
+            r => [+r.getAttribute('x'), +r.getAttribute('y')])""")
+        cells = {(round((a - d["left"]) / d["cell"]), round((b - d["top"]) / d["cell"]))
+                 for a, b in lit}
+        i = int(np.ravel_multi_index((2, 3), sc_.sample.trace.out_shape))
+        assert cells == window_cells(sc_, i)
+        assert not errors and not blocked, (errors, blocked)
+    finally:
+        context.close()
