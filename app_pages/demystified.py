@@ -5,14 +5,12 @@ import streamlit as st
 from convviz import catalog, stack
 from convviz.demo import Spec
 from convviz.viz import lab_figures as lf
-from convviz.viz import links
+from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, scene_player
 from convviz.viz.view import build
 
 MAX_OUTPUT = 96
-P = {name: links.Param(f"demystified.{name}", links.integer(lo, hi), default)
-     for name, lo, hi, default in (("n", 2, 12, 4), ("k", 1, 7, 3), ("s", 1, 4, 2),
-                                   ("layers", 1, 3, 1))}
+P = page_fields.DEMYSTIFIED
 links.load("demystified", P)
 
 st.title("Transposed convolution, demystified")
@@ -24,10 +22,7 @@ st.markdown(
 )
 links.notices("demystified")
 with st.sidebar:
-    n = st.slider("Input size (height = width)", 2, 12, key="demystified.n")
-    k = st.slider("kernel_size", 1, 7, key="demystified.k")
-    s = st.slider("strides (= UpSampling2D size)", 1, 4, key="demystified.s")
-    layers = st.slider("Stacked layers", 1, 3, key="demystified.layers")
+    n, k, s, layers = (links.widget(P[name]) for name in ("n", "k", "s", "layers"))
 links.save(P)
 
 

@@ -4,21 +4,11 @@ import streamlit as st
 
 from convviz import catalog, lab
 from convviz.viz import lab_figures as lf
-from convviz.viz import links
+from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG
 
-Param, NAMES, S = links.Param, [i.name for i in catalog.CATALOG], st.session_state
-P = {"layer": Param("lab.layer", links.choice(NAMES), NAMES[0]),
-     "n": Param("lab.n", links.integer(1, 64), 12),
-     **{f.key: Param(f"lab.{f.key}", links.integer(f.lo, f.hi), f.default) for f in lf.FIELDS},
-     "padding": Param("lab.padding", links.choice(("valid", "same", "causal")), "valid"),
-     "output_padding": Param("lab.output_padding", links.choice(["None", 0, 1, 2, 3]), "None"),
-     "arg": Param("lab.arg", links.choice(lf.SWEEP_BOUNDS), None),
-     **{f"range.{a}": Param(f"lab.range.{a}", links.span(*lf.SWEEP_BOUNDS[a]),
-                            lf.SWEEP_DEFAULTS[a], links.encode_span) for a in lf.SWEEP_BOUNDS},
-     "difficulty": Param("lab.difficulty", links.choice(lab.DIFFICULTIES), lab.DIFFICULTIES[0]),
-     "kind": Param("lab.kind", links.choice(("any", *lab.KINDS)), "any"),
-     "question": Param("lab.counter", links.integer(0, 10**6), 0)}
+S = st.session_state
+P = page_fields.SHAPE_LAB
 first = links.load("lab", P)
 st.title("Shape lab")
 notice_box = st.container()
@@ -37,9 +27,9 @@ def run_sweep(name, kwargs, spatial, arg, lo, hi):
 
 with sweep_tab:
     left, right = st.columns([1, 3])
-    name = left.selectbox("Layer", [i.name for i in catalog.CATALOG], key="lab.layer")
-    n = left.slider("Input length (every axis)", 1, 64, key="lab.n")
-    values = {f.key: left.slider(f.label, f.lo, f.hi, key=f"lab.{f.key}")
+    name = links.widget(P["layer"], left)
+    n = links.widget(P["n"], left)
+    values = {f.key: links.widget(P[f.key], left)
               for f in lf.fields_for(name)}
     links.fit("lab", "lab.padding", lf.paddings_for(name), f"is no padding of {name}", first)
     if lf.paddings_for(name):
@@ -51,7 +41,7 @@ with sweep_tab:
     links.fit("lab", "lab.arg", args, f"cannot be swept on {name}", first)
     arg = left.selectbox("Argument to sweep", args, key="lab.arg")
     lo, hi = lf.SWEEP_BOUNDS[arg]
-    start, stop = left.slider(f"Range of {arg}", lo, hi, key=f"lab.range.{arg}")
+    start, stop = links.widget(P[f"range.{arg}"], left)
     spatial = (n,) * catalog.BY_NAME[name].rank
     try:
         sw = run_sweep(name, lf.lab_kwargs(name, values), spatial, arg, start, stop)
@@ -77,8 +67,8 @@ with quiz_tab:
     S.setdefault("lab.counter", 0)
     S.setdefault("lab.score", lab.Score())
     a, b, c = st.columns([1, 2, 1], vertical_alignment="bottom")
-    difficulty = a.selectbox("Difficulty", lab.DIFFICULTIES, key="lab.difficulty")
-    kind = b.selectbox("Kind", ("any", *lab.KINDS), key="lab.kind")
+    difficulty = links.widget(P["difficulty"], a)
+    kind = links.widget(P["kind"], b)
 
     def new_question():
         S["lab.counter"] += 1

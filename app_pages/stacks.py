@@ -4,13 +4,11 @@ import streamlit as st
 
 from convviz import catalog, lab, stack
 from convviz.viz import lab_figures as lf
-from convviz.viz import links
+from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG
 
 DEFAULT = links.parse_layers("Conv2D(4,3);Conv2D(4,3,strides=2);Conv2D(4,3)")[0]
-P = {**{f"n{a}": links.Param(f"stacks.n{a}", links.integer(1, lf.MAX_AXIS), 12) for a in range(3)},
-     **{f"o{a}": links.Param(f"stacks.o{a}", links.integer(0, 4096), None) for a in range(3)},
-     "channels": links.Param("stacks.channels", links.integer(1, 16), 3)}
+P = page_fields.STACKS
 links.load("stacks", P, layers_key="stacks.entries")
 S = st.session_state
 S.setdefault("stacks.entries", list(DEFAULT))
@@ -72,9 +70,8 @@ if "stacks.add_error" in S:
 with st.sidebar:
     st.subheader("Input")
     rank = catalog.BY_NAME[entries[0][0]].rank if entries else 2
-    spatial = tuple(st.slider(f"Input size, axis {a}", 1, lf.MAX_AXIS, key=f"stacks.n{a}")
-                    for a in range(rank))
-    channels = st.slider("Input channels", 1, 16, key="stacks.channels")
+    spatial = tuple(links.widget(P[f"n{a}"]) for a in range(rank))
+    channels = links.widget(P["channels"])
 links.save(links.per_axis(P, rank), links.layers_param(entries, DEFAULT))
 if not entries:
     st.info("The stack is empty: pick a layer under **Add a layer** above.", icon="ℹ️")

@@ -166,12 +166,13 @@ def parse_pairs(text: str, rank: int, option: str = "value"):
 
 
 def parse_bool(text: str, option: str = "value") -> bool:
-    t = text.strip().lower()
-    if t in ("true", "1", "yes", "on"):
-        return True
-    if t in ("false", "0", "no", "off"):
-        return False
-    raise CLIError(f"{option} expects true or false. Received: {text!r}")
+    """The app's boolean grammar (:func:`convviz.viz.fields.parse_bool`), as a CLI error."""
+    from .viz.fields import parse_bool as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise CLIError(f"{option}: {exc}. Received: {text!r}") from None
 
 
 def parse_scalar(text: str):

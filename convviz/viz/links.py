@@ -1,111 +1,33 @@
 """Shareable links for the pages without a :class:`~convviz.viz.schema.Family`.
 
-A page declares its URL parameters as :class:`Param` (session-state key, parser, default)
-and makes three calls::
+A page declares its settings once, as :class:`~convviz.viz.fields.Field` s (the one field
+type and URL codec of every page), and makes three calls::
 
-    links.load("lab", PARAMS)          # first run: URL -> st.session_state (with notices)
-    ...draw the keyed widgets...
-    links.save(PARAMS)                 # every run: st.session_state -> st.query_params
+    P = fields.on_page("lab", Field("n", "Input length", "int", 12, 1, 64), ...)
+    links.load("lab", P)               # first run: URL -> st.session_state (with notices)
+    ...draw the keyed widgets...       # (links.slider and friends draw a field from P)
+    links.save(P)                      # every run: st.session_state -> st.query_params
     links.notices("lab")               # "Link parameter ignored: ..." warnings, once
 
-Parsers take the URL's values for one name (a list of strings) and return the widget value
-or raise ValueError with the reason. Nothing is evaluated: numbers are read with ``int``,
-choices are matched by their text, layer lists by :func:`lab_figures.parse_kwargs`.
+Nothing is evaluated: numbers are read with the codec's grammar, choices are matched by
+their text, layer lists by :func:`lab_figures.parse_kwargs`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from .. import catalog, lab
+from . import fields as codec
 from . import lab_figures as lf
+from .fields import Field
 
-#: Longest URL value that is read at all (longer ones are refused unread).
-MAX_VALUE_CHARS = 64
 #: Longest ``layers`` value of the stacks page.
 MAX_LAYERS_CHARS = 1200
-_INT = re.compile(r"[+-]?\d{1,9}")
 _ENTRY = re.compile(r"([A-Za-z][A-Za-z0-9]{0,31})\((.*)\)", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Param:
-    """One URL parameter: the widget's session-state key, its parser and its default."""
-
-    key: str
-    parse: Callable[[str], Any]
-    default: Any
-    encode: Callable[[Any], str] = str
-
-
-def _single(values: Sequence[str], limit: int = MAX_VALUE_CHARS) -> str:
-    if len(values) != 1:
-        raise ValueError(f"expected one value, got {len(values)}")
-    if len(values[0]) > limit:
-        raise ValueError(f"longer than {limit} characters")
-    return values[0].strip()
-
-
-def integer(lo: int, hi: int) -> Callable[[str], int]:
-    """Parser of a whole number from ``lo`` to ``hi``."""
-
-    def parse(text: str) -> int:
-        if not _INT.fullmatch(text) or not lo <= int(text) <= hi:
-            raise ValueError(f"expected a whole number from {lo} to {hi}")
-        return int(text)
-
-    return parse
-
-
-def choice(options: Sequence) -> Callable[[str], Any]:
-    """Parser of one of ``options``, matched by its text (``"0"`` gives the option ``0``)."""
-    by_text = {str(option): option for option in options}
-
-    def parse(text: str):
-        if text not in by_text:
-            shown = ", ".join(list(by_text)[:12])
-            raise ValueError(f"expected one of: {shown}")
-        return by_text[text]
-
-    return parse
-
-
-def boolean(text: str) -> bool:
-    """Parser of ``1``/``0`` (also ``true``/``false``)."""
-    value = {"1": True, "true": True, "0": False, "false": False}.get(text.lower())
-    if value is None:
-        raise ValueError("expected 1 or 0")
-    return value
-
-
-def encode_bool(value: bool) -> str:
-    return "1" if value else "0"
-
-
-def span(lo: int, hi: int) -> Callable[[str], tuple[int, int]]:
-    """Parser of a range ``a-b`` with ``lo <= a <= b <= hi``."""
-    number = integer(lo, hi)
-
-    def parse(text: str) -> tuple[int, int]:
-        a, sep, b = text.partition("-")
-        try:
-            start, stop = number(a), number(b)
-        except ValueError:
-            start = stop = None
-        if not sep or start is None or start > stop:
-            raise ValueError(f"expected a range a-b with {lo} <= a <= b <= {hi}")
-        return start, stop
-
-    return parse
-
-
-def encode_span(value: Sequence[int]) -> str:
-    return f"{value[0]}-{value[1]}"
 
 
 def encode_layers(entries: Sequence[tuple[str, Mapping]]) -> str:
@@ -127,31 +49,16 @@ def parse_layers(text: str) -> tuple[list, list[str]]:
                 raise ValueError("expected a layer call such as Conv2D(4,3,strides=2)")
             entries.append((match[1], lf.parse_kwargs(match[2], match[1])))
         except ValueError as exc:
-            dropped.append(f"`layers` entry {i} {_shown(part)}: {exc}")
+            dropped.append(f"`layers` entry {i} {codec.shown(part)}: {exc}")
     return entries, dropped
 
 
-def _shown(value: str) -> str:
-    text = value if len(value) <= 40 else value[:40] + "…"
-    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
-
-
-def read(params: Mapping[str, Param], query: Mapping[str, Sequence[str]],
+def read(params: Mapping[str, Field], query: Mapping[str, Sequence[str]],
          ignore: Sequence[str] = ()) -> tuple[dict, list[str]]:
-    """``({session key: value}, notices)`` from a query dict; no streamlit involved."""
-    values, notices = {}, []
-    for name, raw in query.items():
-        if name in ignore:
-            continue
-        if name not in params:
-            notices.append(f"{_shown(name[:MAX_VALUE_CHARS])} is not a setting of this page")
-            continue
-        try:
-            values[params[name].key] = params[name].parse(_single(raw))
-        except ValueError as exc:
-            shown = _shown(raw[0][:MAX_VALUE_CHARS]) if len(raw) == 1 else f"{len(raw)} values"
-            notices.append(f"`{name}` = {shown}: {exc}; the default is used")
-    return values, notices
+    """``({session key: value}, notices)`` of the settings the query gives (the codec's
+    :func:`~convviz.viz.fields.read`); no streamlit involved."""
+    given, notices = codec.read(params, {n: v for n, v in query.items() if n not in ignore})
+    return {f.state_key: given[f.key] for f in params.values() if f.key in given}, notices
 
 
 def query() -> dict[str, list[str]]:
@@ -159,7 +66,7 @@ def query() -> dict[str, list[str]]:
     return {name: st.query_params.get_all(name) for name in st.query_params}
 
 
-def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) -> bool:
+def load(page: str, params: Mapping[str, Field], layers_key: str | None = None) -> bool:
     """Give every widget of ``params`` its default; on the page's first run, the URL's values.
 
     Returns True on that first run. Invalid or unknown parameters become notices for
@@ -168,11 +75,11 @@ def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) 
     """
     # Every run: a widget takes its default from here, never also from a value= argument
     # (Streamlit warns when both are set), and one not drawn last run gets it back.
-    fresh = {p.key for p in params.values()
-             if p.default is not None and p.key not in st.session_state}
+    fresh = {p.state_key for p in params.values()
+             if p.default is not None and p.state_key not in st.session_state}
     for param in params.values():
         if param.default is not None:
-            st.session_state.setdefault(param.key, param.default)
+            st.session_state.setdefault(param.state_key, param.default)
     st.session_state[f"{page}._defaulted"] = fresh  # what no one chose (see :func:`fit`)
     flag = f"{page}._link_loaded"
     if st.session_state.get(flag):
@@ -181,11 +88,8 @@ def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) 
     raw = query()
     values, found = read(params, raw, ("layers",) if layers_key else ())
     if layers_key and "layers" in raw:
-        try:
-            text = _single(raw["layers"], MAX_LAYERS_CHARS)
-            entries, dropped = parse_layers(text) if text else ([], [])
-        except ValueError as exc:
-            entries, dropped = [], [f"`layers`: {exc}; the default is used"]
+        text = raw["layers"][-1].strip() if raw["layers"] else ""
+        entries, dropped = parse_layers(text) if text else ([], [])
         if entries or not dropped:
             values[layers_key] = entries
         found.extend(dropped)
@@ -194,6 +98,25 @@ def load(page: str, params: Mapping[str, Param], layers_key: str | None = None) 
     st.session_state[f"{page}._defaulted"] = fresh - set(values)
     add_notices(page, found)
     return True
+
+
+def widget(field: Field, where=None, label: str | None = None, control: str | None = None,
+           **options):
+    """Draw ``field``'s widget (bounds, choices and help from the field, its value in
+    session state under ``field.state_key``): an int is a slider (``control="number"``: a
+    number input), a bool a toggle (``control="checkbox"``), a choice a selectbox, a span a
+    range slider. The one place a link page's widget is made."""
+    where = where or st
+    label = label or field.label
+    common = dict(key=field.state_key, help=field.help or None, **options)
+    if field.kind == "bool":
+        return (where.checkbox if control == "checkbox" else where.toggle)(label, **common)
+    if field.kind == "choice":
+        return where.selectbox(label, field.choices, **common)
+    if control == "number":
+        return where.number_input(label, min_value=field.lo, max_value=field.hi, step=1,
+                                  **common)
+    return where.slider(label, field.lo, field.hi, **common)  # int, or span (a pair)
 
 
 def add_notices(page: str, found: Sequence[str]) -> None:
@@ -205,7 +128,7 @@ def fit(page: str, key: str, options: Sequence, why: str, notify: bool) -> None:
     if key in st.session_state and st.session_state[key] not in options:
         value = st.session_state.pop(key)
         if notify and key not in st.session_state.get(f"{page}._defaulted", ()):
-            add_notices(page, [f"{_shown(str(value))} {why}; the default is used"])
+            add_notices(page, [f"{codec.shown(value)} {why}; the default is used"])
 
 
 #: Most ignored link parameters a notice names.
@@ -233,7 +156,7 @@ def layers_param(entries, default) -> dict[str, str]:
     return {} if list(entries) == list(default) else {"layers": encode_layers(entries)}
 
 
-def per_axis(params: Mapping[str, Param], rank: int) -> dict[str, Param]:
+def per_axis(params: Mapping[str, Field], rank: int) -> dict[str, Field]:
     """``params`` without the per-axis ones (``n2``, ``o2``...) of axes ``>= rank``.
 
     >>> sorted(per_axis({"n0": 1, "n1": 1, "n2": 1, "channels": 1}, 2))
@@ -243,18 +166,12 @@ def per_axis(params: Mapping[str, Param], rank: int) -> dict[str, Param]:
             if not (len(k) == 2 and k[1].isdigit() and int(k[1]) >= rank)}
 
 
-def save(params: Mapping[str, Param], extra: Mapping[str, str] | None = None) -> None:
+def save(params: Mapping[str, Field], extra: Mapping[str, str] | None = None) -> None:
     """Write every non-default widget value (and ``extra``) to the URL, replacing the rest."""
-    out = {}
-    for name, param in params.items():
-        if param.key in st.session_state:
-            value = st.session_state[param.key]
-            if value != param.default:
-                out[name] = param.encode(value)
-    out.update(extra or {})
-    st.query_params.from_dict(out)
+    state = {p.key: st.session_state[p.state_key] for p in params.values()
+             if p.state_key in st.session_state}
+    st.query_params.from_dict({**codec.encode(params, state), **(extra or {})})
 
 
-__all__ = ["Param", "add_notices", "boolean", "choice", "encode_bool", "encode_layers",
-           "encode_span", "fit", "integer", "load", "notices", "parse_layers", "query", "read",
-           "save", "span"]
+__all__ = ["add_notices", "encode_layers", "fit", "load", "notices", "parse_layers", "query",
+           "read", "save", "widget"]

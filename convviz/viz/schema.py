@@ -22,93 +22,10 @@ from typing import Any
 
 from .. import geometry
 from ..demo import MAX_ANIMATION_SIZE, Spec
+from . import fields as codec
+from .fields import AXIS_NAMES, MAX_PARAM_LENGTH, Field, rank_of  # noqa: F401  (re-exported)
 
-AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 SPEEDS = {"slow": 1000, "normal": 500, "fast": 200}
-#: Longest query-parameter value read (anything longer is ignored as hostile).
-MAX_PARAM_LENGTH = 64
-
-
-def rank_of(layer: str) -> int:
-    """Spatial rank from a Keras class name: ``"Conv3DTranspose"`` -> 3."""
-    for r in (1, 2, 3):
-        if f"{r}D" in layer:
-            return r
-    raise ValueError(f"Cannot tell the rank of layer {layer!r}")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One widget: an int slider, a choice (selectbox) or a bool (toggle).
-
-    ``axis`` marks a per-axis field (shown only when ``axis < rank``); ``layers``
-    restricts the field to some layers of the family; ``arg`` is False for display
-    options (numbers mode, view, speed) that are not layer arguments.
-    """
-
-    key: str
-    label: str
-    kind: str
-    default: Any
-    lo: int = 0
-    hi: int = 0
-    choices: tuple = ()
-    axis: int | None = None
-    layers: tuple | None = None
-    arg: bool = True
-    help: str = ""
-
-    def applies(self, layer: str) -> bool:
-        if self.layers is not None and layer not in self.layers:
-            return False
-        return self.axis is None or self.axis < rank_of(layer)
-
-    def choices_for(self, layer: str) -> tuple:
-        """The values ``layer`` accepts (``padding="causal"`` only for Conv1D)."""
-        if self.key == "padding" and "causal" in self.choices and layer != "Conv1D":
-            return tuple(c for c in self.choices if c != "causal")
-        return self.choices
-
-    def hi_for(self, layer: str) -> int:
-        """Upper bound for ``layer``: an input size stops at what the page can animate."""
-        if self.key[:1] == "n" and self.axis is not None:
-            return min(self.hi, MAX_ANIMATION_SIZE[rank_of(layer)])
-        return self.hi
-
-    def label_for(self, layer: str) -> str:
-        if self.axis is None:
-            return self.label
-        return self.label.format(axis=AXIS_NAMES[rank_of(layer)][self.axis])
-
-    def coerce(self, raw: Any) -> Any:
-        """``raw`` (widget value or query string) as this type; ValueError if not allowed."""
-        text = str(raw).strip()
-        if len(text) > MAX_PARAM_LENGTH:
-            raise ValueError(f"{self.key}: value too long")
-        if self.kind == "int":
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(
-                    f"{self.key}={text!r} is not an integer (allowed {self.lo}..{self.hi})"
-                ) from None
-            if not self.lo <= value <= self.hi:
-                raise ValueError(f"{self.key}={value} is outside {self.lo}..{self.hi}")
-            return value
-        if self.kind == "bool":
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(f"{self.key}={text!r} is not a boolean (use 1 or 0)")
-        if text not in self.choices:
-            raise ValueError(f"{self.key}={text!r} is not one of {', '.join(self.choices)}")
-        return text
-
-    def encode(self, value: Any) -> str:
-        if self.kind == "bool":
-            return "1" if value else "0"
-        return str(value)
 
 
 def _per_axis(key, label, default, lo, hi, help="", layers=None, arg=True):
@@ -318,52 +235,36 @@ def spec_from_values(family: Family, values: Mapping[str, Any]) -> Spec:
                 channels=int(v["channels"]))
 
 
+#: The animation step a link may carry (0-based; the page clips it to the animation).
+STEP = Field("step", "Step", "int", 0, 0, 10**9, arg=False)
+
+
 def decode(family: Family, params: Mapping[str, Any]) -> tuple[dict, list[str]]:
     """Values from query parameters: defaults for anything missing, invalid or unknown.
 
-    Never raises. Returns ``(values, notices)``; each notice says what was ignored.
-    ``step`` (the animation step) is passed through as an int when it parses.
+    Never raises. Returns ``(values, notices)``; each notice says what was ignored (the
+    one codec: :mod:`convviz.viz.fields`). ``step`` (the animation step) is read too.
     """
-    values = family.defaults()
-    notices = []
-    keys = {f.key for f in family.fields}
-    for key in list(params)[:100]:
-        raw = params[key]
-        if isinstance(raw, (list, tuple)):
-            raw = raw[-1] if raw else ""
-        if key == "step":
-            try:
-                values["step"] = max(0, int(str(raw)[:MAX_PARAM_LENGTH]))
-            except ValueError:
-                notices.append(f"step={str(raw)[:20]!r} is not a step number; starting at 0")
-            continue
-        if key not in keys:
-            notices.append(f"Unknown parameter {str(key)[:20]!r} ignored")
-            continue
-        try:
-            values[key] = family.field(key).coerce(raw)
-        except ValueError as exc:
-            notices.append(f"{exc}; using the default {family.field(key).default!r}")
+    values, notices = codec.decode((*family.fields, STEP), params)
+    if "step" not in params:
+        values.pop("step")
     layer = values["layer"]
     for f in family.active(layer):  # what this layer accepts, not only the family
         value = values[f.key]
         if (f.kind == "choice" and value not in f.choices_for(layer)) or (
                 f.kind == "int" and value > f.hi_for(layer)):
-            notices.append(f"{f.key}={value!r} is not allowed for {layer} (allowed: "
-                           + (", ".join(f.choices_for(layer)) if f.kind == "choice"
-                              else f"{f.lo}..{f.hi_for(layer)}")
-                           + f"); using the default {f.default!r}")
+            allowed = (", ".join(f.choices_for(layer)) if f.kind == "choice"
+                       else f"{f.lo}..{f.hi_for(layer)}")
+            notices.append(f"`{f.key}` = {codec.shown(value)}: not allowed for {layer} "
+                           f"(allowed: {allowed}); the default is used")
             values[f.key] = f.default
     return values, notices
 
 
 def encode(family: Family, values: Mapping[str, Any]) -> dict[str, str]:
-    """Query parameters for ``values``: the layer, plus every applicable non-default field."""
+    """Query parameters for ``values``: the layer, plus every applicable non-default field
+    (and a non-zero step)."""
     layer = values.get("layer", family.field("layer").default)
-    out = {"layer": str(layer)}
-    for f in family.active(layer):
-        if f.key != "layer" and f.key in values and values[f.key] != f.default:
-            out[f.key] = f.encode(values[f.key])
-    if values.get("step"):
-        out["step"] = str(int(values["step"]))
-    return out
+    return {"layer": str(layer),
+            **codec.encode([f for f in family.active(layer) if f.key != "layer"], values),
+            **codec.encode([STEP], values)}

@@ -1,0 +1,62 @@
+"""The settings of the pages without a family (demystified, shape calculator, shape lab,
+stacks), declared once as :class:`~convviz.viz.fields.Field` s: URL name, label, kind,
+default, bounds, help and widget key. The pages draw them with :func:`links.widget` and keep
+them in the URL with :func:`links.load` / :func:`links.save`; tests round-trip every one.
+"""
+
+from __future__ import annotations
+
+from .. import catalog, lab
+from . import lab_figures as lf
+from .fields import Field, on_page
+
+#: Largest size the shape calculator accepts on any axis (and for channels and batch).
+MAX_SIZE = 4096
+LAYER_NAMES = tuple(i.name for i in catalog.CATALOG)
+
+DEMYSTIFIED = on_page(
+    "demystified", Field("n", "Input size (height = width)", "int", 4, 2, 12),
+    Field("k", "kernel_size", "int", 3, 1, 7),
+    Field("s", "strides (= UpSampling2D size)", "int", 2, 1, 4),
+    Field("layers", "Stacked layers", "int", 1, 1, 3))
+
+SHAPE_CALCULATOR = {f.key: f for f in (
+    Field("rank", "Spatial rank", "choice", 2, choices=(1, 2, 3)),
+    Field("data_format", "data_format", "choice", catalog.DATA_FORMATS[0],
+          choices=tuple(catalog.DATA_FORMATS)),
+    *(Field(f"n{a}", "Input {axis}", "int", 8, 1, MAX_SIZE, state=f"size_{a}")
+      for a in range(3)),
+    Field("channels", "Channels", "int", 3, 1, MAX_SIZE),
+    Field("batch_none", "Batch unknown (None)", "bool", True),
+    Field("batch", "Batch", "int", 1, 1, MAX_SIZE),
+    Field("set_window", "Set the window arguments", "bool", False,
+          help="Give every layer that takes them the same kernel_size, strides, padding and "
+          "dilation_rate (otherwise each uses its example values)."),
+    *(Field(name, name, "int", default, 1, 64)
+      for name, default in (("kernel_size", 3), ("strides", 1), ("dilation_rate", 1))),
+    Field("padding", "padding", "choice", "valid", choices=("valid", "same", "causal"),
+          help="'causal' exists only for Conv1D."))}
+
+SHAPE_LAB = on_page(
+    "lab", Field("layer", "Layer", "choice", LAYER_NAMES[0], choices=LAYER_NAMES),
+    Field("n", "Input length (every axis)", "int", 12, 1, 64),
+    *(Field(f.key, f.label, "int", f.default, f.lo, f.hi) for f in lf.FIELDS),
+    Field("padding", "padding", "choice", "valid", choices=("valid", "same", "causal")),
+    Field("output_padding", "output_padding", "choice", "None", choices=("None", 0, 1, 2, 3)),
+    Field("arg", "Argument to sweep", "choice", None, choices=tuple(lf.SWEEP_BOUNDS)),
+    *(Field(f"range.{a}", f"Range of {a}", "span", lf.SWEEP_DEFAULTS[a], *lf.SWEEP_BOUNDS[a])
+      for a in lf.SWEEP_BOUNDS),
+    Field("difficulty", "Difficulty", "choice", lab.DIFFICULTIES[0],
+          choices=tuple(lab.DIFFICULTIES)),
+    Field("kind", "Kind", "choice", "any", choices=("any", *lab.KINDS)),
+    Field("question", "Question", "int", 0, 0, 10**6, state="lab.counter"))
+
+STACKS = on_page(
+    "stacks", *(Field(f"n{a}", f"Input size, axis {a}", "int", 12, 1, lf.MAX_AXIS)
+                for a in range(3)),
+    *(Field(f"o{a}", f"Output cell, axis {a}", "int", None, 0, 4096) for a in range(3)),
+    Field("channels", "Input channels", "int", 3, 1, 16))
+
+#: Every link page's settings, by page key.
+PAGES = {"demystified": DEMYSTIFIED, "shape_calculator": SHAPE_CALCULATOR, "lab": SHAPE_LAB,
+         "stacks": STACKS}
