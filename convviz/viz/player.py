@@ -49,7 +49,8 @@ FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 HELP = ("Keyboard: ← / → step, space plays or pauses, Home / End jump to the first or last "
         "step. Hover (or tap) a cell: every cell it reads, or that it feeds, lights up.")
-INFO_IDLE = "Hover or tap a cell: its value and what it reads or feeds are written here."
+INFO_IDLE = ("Hover or tap a cell: the cells it reads (or feeds) light up, and it is named "
+             "here (an output's value once it is revealed).")
 #: Presenter mode has no room for the help line: the keys are named where hover text goes.
 PRESENTER_IDLE = "Keys: ← / → step · space play / pause · Home / End · hover a cell to light it."
 

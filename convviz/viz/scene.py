@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from dataclasses import dataclass, field
 
@@ -422,7 +423,9 @@ class Scene:
         """
         f = self.fonts
         width = self.width_px - 20
-        title = textwrap.wrap(self.title, max(40, int(width / (f["heading"] * 0.55)))) or [""]
+        # a tuple such as (None, 5, 5, 1) is never broken over two lines
+        unbroken = re.sub(r"\([^()=]*\)", lambda m: m[0].replace(", ", ",\u00a0"), self.title)
+        title = textwrap.wrap(unbroken, max(40, int(width / (f["heading"] * 0.55)))) or [""]
         sub = (textwrap.wrap(self.subtitle, max(40, int(width / (f["legend"] * 0.52))))
                if self.subtitle else [])
         title_px, sub_px = f["heading"] * 1.3, f["legend"] * 1.3
@@ -499,6 +502,20 @@ class Scene:
 
 
 # ------------------------------------------------------------------ arithmetic text
+def _cells_read(real) -> str | None:
+    """The input indices one axis of a window reads, as a hover says them: ``1..3``, a
+    dilated ``0..4 every 2nd``, or a list; None when it reads only padding."""
+    v = np.unique(np.asarray(real, dtype=int))
+    if not v.size:
+        return None
+    if v.size == 1 or (np.diff(v) == 1).all():
+        return f"{v[0]}..{v[-1]}" if v.size > 1 else f"{v[0]}"
+    d = np.diff(v)
+    if (d == d[0]).all():
+        return f"{v[0]}..{v[-1]} every {d[0]}{'nd' if d[0] == 2 else 'rd' if d[0] == 3 else 'th'}"
+    return ", ".join(str(int(x)) for x in v)
+
+
 def _term_text(t: Term) -> str:
     """``value·weight`` as drawn; a negative weight (as written) goes in parentheses."""
     w = fmt(t.weight)
@@ -871,7 +888,9 @@ class _Builder:
             hover = []
             for r, cc, v in zip(roles, coords, vals):
                 if r == "real":
-                    hover.append(f"input {coord(cc // steps_of)} ch {c} = {fmt(v)}")
+                    at = ("" if (np.asarray(steps_of) == 1).all()
+                          else f" (at {coord(cc)} of the zero-inserted grid)")
+                    hover.append(f"input {coord(cc // steps_of)} ch {c} = {fmt(v)}{at}")
                 elif r == "cropped":
                     hover.append(f"input {coord(cc)} ch {c} = {fmt(v)}: cropped away")
                 else:
@@ -916,8 +935,7 @@ class _Builder:
             for a in self.trace.axes:
                 rows = []
                 for row in a.source:
-                    real = row[row >= 0]
-                    rows.append(f"{real.min()}..{real.max()}" if real.size else None)
+                    rows.append(_cells_read(row[row >= 0]))
                 per_axis.append(rows)
 
         def hover(cell, c, v):
@@ -1363,7 +1381,9 @@ class _Builder:
                 f"out{c}", "output", f"output filter {c} of {self.cout}", c, oshape,
                 np.zeros(self.rank), ["output"] * len(ocells), shade,
                 [""] * len(ocells),
-                [f"output {coord(cc)} filter {c} = {fmt(v)} at the end; {n} patches add to it"
+                [f"output {coord(cc)} filter {c}"
+                 + (f" = {fmt(v)} at the end" if self.reveal else "")  # not the answer
+                 + f"; {n} patch{'es add' if n != 1 else ' adds'} to it"
                  for cc, v, n in zip(ocells, self.y[(*ocells.T, c)], count)]))
         self.out_panels = outs
         self.layout.add(outs)
