@@ -66,7 +66,7 @@ def test_every_layer_and_every_widget_extreme(family):
     for layer in fam.layers:
         at.selectbox(key=f"{family}.layer").set_value(layer).run()
         _clean(at, layer)
-        assert _charts(at) or at.error, layer
+        assert _players(at) and not at.error, layer  # every layer's defaults are valid
         sliders = [s for s in at.slider if s.key and not s.key.endswith(".step")]
         for s in sliders:
             default = s.value
@@ -167,7 +167,7 @@ def test_query_parameters_open_the_same_layer_arguments_and_step():
 def test_hostile_query_values_fall_back_with_a_notice(query):
     at = _app(FAMILY_PAGES["convolution"], query)
     assert at.warning, query
-    assert _charts(at) or at.error
+    assert _players(at) and not at.error  # the defaults took over: a picture, no error
 
 
 def test_presenter_mode_hides_the_side_panels():
