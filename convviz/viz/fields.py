@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..catalog import BY_NAME
 from ..demo import MAX_ANIMATION_SIZE
 
 #: Longest query-parameter value read (anything longer is refused unread).
@@ -47,11 +48,11 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def rank_of(layer: str) -> int:
-    """Spatial rank from a Keras class name: ``"Conv3DTranspose"`` -> 3."""
-    for r in (1, 2, 3):
-        if f"{r}D" in layer:
-            return r
-    raise ValueError(f"Cannot tell the rank of layer {layer!r}")
+    """Spatial rank of a layer class, as the catalogue of layers states it:
+    ``"Conv3DTranspose"`` -> 3 (ValueError for a name that is no convviz layer)."""
+    if layer not in BY_NAME:
+        raise ValueError(f"{layer!r} is not a convviz layer; known: {', '.join(BY_NAME)}")
+    return BY_NAME[layer].rank
 
 
 def parse_int(text: str, lo: int, hi: int) -> int:
