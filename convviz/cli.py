@@ -39,6 +39,7 @@ import convviz
 
 from . import formulas
 from .catalog import format_shape, keras_call
+from .geometry import AXIS_NAMES
 
 #: Exit code of usage errors and invalid layer settings (as argparse).
 EXIT_USAGE = 2
@@ -315,8 +316,7 @@ def _group(text: str) -> str:
 
 
 def _axis_label(rank: int, axis: int) -> str:
-    names = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[rank]
-    return f"axis {axis} ({names[axis]})"
+    return f"axis {axis} ({AXIS_NAMES[rank][axis]})"
 
 
 def _pads_text(kind: str, pads) -> str:

@@ -20,6 +20,9 @@ import numpy as np
 PADDINGS = ("valid", "same", "causal")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")
 
+#: What each spatial axis is called (Keras's names: Conv1D reads ``(batch, steps, channels)``).
+AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
 
 def effective_kernel(k: int, d: int) -> int:
     """Span of a dilated kernel: ``d*(k-1) + 1``."""

@@ -37,12 +37,12 @@ from typing import Any
 
 from ..catalog import BY_NAME
 from ..demo import MAX_ANIMATION_SIZE
+from ..geometry import AXIS_NAMES
 
 #: Longest query-parameter value read (anything longer is refused unread).
 MAX_PARAM_LENGTH = 64
 #: Most query-parameter names read from one link (the rest are ignored, with one notice).
 MAX_PARAMS = 100
-AXIS_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _INT = re.compile(r"[+-]?\d{1,9}")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
