@@ -353,7 +353,7 @@ def shape_report(layer, kwargs: dict, input_shape) -> str:
             extra = f"general {latex_to_text(r['general'])}; " + extra
         lines.append(f"  {text.ljust(width)}   {extra}".rstrip())
     lines.append("")
-    _, _, channels = layer._split(input_shape)
+    _, _, channels = layer.split_shape(input_shape)
     if channels is None:
         lines.append("params: unknown (the channel axis of the input is None)")
     else:
@@ -494,7 +494,7 @@ def animation_spec(args, extras):
     from .demo import Spec
 
     cls, kwargs, layer, shape = _layer_from_args(args, extras, defaults={"filters": "1"})
-    _, spatial, channels = layer._split(shape)
+    _, spatial, channels = layer.split_shape(shape)
     if any(n is None for n in spatial) or channels is None:
         raise CLIError(f"an animation needs concrete spatial sizes and channels. "
                        f"Received: --input {format_shape(shape)}")

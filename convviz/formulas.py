@@ -12,10 +12,11 @@ panel, the shape calculator and the command line.
 from __future__ import annotations
 
 from . import geometry
-from .geometry import effective_kernel, prod
+from .geometry import effective_kernel
 
 
-def _conv_axis(n, k, s, d, padding):
+def conv_axis(n, k, s, d, padding):
+    """``(out, latex, general, (lo, hi))`` of one axis of a windowed convolution."""
     ke = effective_kernel(k, d)
     out = geometry.conv_output_length(n, k, s, d, padding)
     if padding == "valid":
@@ -29,7 +30,8 @@ def _conv_axis(n, k, s, d, padding):
     return out, latex, general, (lo, hi)
 
 
-def _transpose_axis(n, k, s, d, padding, op):
+def transpose_axis(n, k, s, d, padding, op):
+    """``(out, latex, general, (crop, None))`` of one axis of a transposed convolution."""
     ke = effective_kernel(k, d)
     out = geometry.transpose_output_length(n, k, s, d, padding, op)
     if padding == "valid":
@@ -48,37 +50,34 @@ def _transpose_axis(n, k, s, d, padding, op):
     return out, latex, general, (crop, None)
 
 
+def crop_axis(n, lo, hi):
+    out = n - lo - hi
+    return out, f"{n} - {lo} - {hi} = {out}", "n - c_{lo} - c_{hi}", (-lo, -hi)
+
+
+def pad_axis(n, lo, hi):
+    out = n + lo + hi
+    return out, f"{n} + {lo} + {hi} = {out}", "n + p_{lo} + p_{hi}", (lo, hi)
+
+
+def upsample_axis(n, size):
+    out = n * size
+    return out, f"{n} \\cdot {size} = {out}", "n \\cdot size", (0, 0)
+
+
 def derivations(layer, input_shape) -> list[dict]:
     """Per spatial axis: the formula (general and with numbers), its result, the padding.
 
     Returns a list of dicts with keys ``axis``, ``n``, ``general`` (LaTeX), ``latex``
     (LaTeX with the numbers substituted), ``result`` (int; may be <= 0 for an invalid
     setting: the layer raises) and ``pads`` (``(lo, hi)``; for a transposed conv
-    ``(crop, None)``).
+    ``(crop, None)``). Each layer family answers for its own axes
+    (``layer.axis_formula``).
     """
-    _, spatial, _ = layer._split(input_shape)
-    kind = layer.trace_kind
+    _, spatial, _ = layer.split_shape(input_shape)
     rows = []
     for axis, n in enumerate(spatial):
-        if kind in ("conv", "depthwise", "separable"):
-            k, s, d = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
-            out, latex, general, pads = _conv_axis(n, k, s, d, layer.padding)
-        elif kind == "transpose":
-            k, s, d = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
-            op = layer.output_padding[axis] if layer.output_padding else None
-            out, latex, general, pads = _transpose_axis(n, k, s, d, layer.padding, op)
-        elif kind == "crop":
-            lo, hi = layer.cropping[axis]
-            out, pads = n - lo - hi, (-lo, -hi)
-            latex, general = f"{n} - {lo} - {hi} = {out}", "n - c_{lo} - c_{hi}"
-        elif kind == "pad":
-            lo, hi = layer.padding[axis]
-            out, pads = n + lo + hi, (lo, hi)
-            latex, general = f"{n} + {lo} + {hi} = {out}", "n + p_{lo} + p_{hi}"
-        else:
-            size = layer.size[axis]
-            out, pads = n * size, (0, 0)
-            latex, general = f"{n} \\cdot {size} = {out}", "n \\cdot size"
+        out, latex, general, pads = layer.axis_formula(axis, n)
         rows.append({"axis": axis, "n": n, "general": general, "latex": latex, "result": out,
                      "pads": pads})
     return rows
@@ -90,26 +89,9 @@ def macs(layer, input_shape) -> int:
     Conv: ``prod(out) * F * prod(k) * Cin/groups``; depthwise: ``prod(out) * C*M * prod(k)``;
     separable adds the pointwise ``prod(out) * C*M * F``; transposed:
     ``prod(in) * prod(k) * Cin * F`` (no multiplications by inserted zeros); resize:
-    ``prod(out) * C * taps``; nearest upsampling, cropping and padding: 0.
+    ``prod(out) * C * taps``; nearest upsampling, cropping and padding: 0. Each family
+    answers for itself (``layer.macs_per_sample``).
     """
-    batch, spatial, channels = layer._split(input_shape)
-    out_shape = layer.compute_output_shape(input_shape)
-    _, out_spatial, _ = layer._split(out_shape)
-    b = batch or 1
-    kind = layer.trace_kind
-    if kind == "conv":
-        per = prod(out_spatial) * layer.filters * prod(layer.kernel_size) * (
-            channels // layer.groups)
-    elif kind == "depthwise":
-        per = prod(out_spatial) * channels * layer.depth_multiplier * prod(layer.kernel_size)
-    elif kind == "separable":
-        mid = channels * layer.depth_multiplier
-        per = prod(out_spatial) * mid * (prod(layer.kernel_size) + layer.filters)
-    elif kind == "transpose":
-        per = prod(spatial) * prod(layer.kernel_size) * channels * layer.filters
-    elif kind == "upsample" and layer.interpolation != "nearest":
-        taps = prod(a.weight.shape[1] for a in layer.trace(input_shape).axes)
-        per = prod(out_spatial) * channels * taps
-    else:
-        per = 0
-    return int(b * per)
+    batch, spatial, channels = layer.split_shape(input_shape)
+    _, out_spatial, _ = layer.split_shape(layer.compute_output_shape(input_shape))
+    return int((batch or 1) * layer.macs_per_sample(spatial, out_spatial, channels))

@@ -250,9 +250,9 @@ def _fallback_formula(name: str, kw: Mapping, rank: int, n: int, axis: int):
             op = kw.get("output_padding")
             op = None if op is None else standardize_tuple(op, rank, "output_padding",
                                                            allow_zero=True)[axis]
-            out, latex, general, _ = formulas._transpose_axis(n, k, s, d, padding, op)
+            out, latex, general, _ = formulas.transpose_axis(n, k, s, d, padding, op)
         else:
-            out, latex, general, _ = formulas._conv_axis(n, k, s, d, padding)
+            out, latex, general, _ = formulas.conv_axis(n, k, s, d, padding)
     except (ValueError, TypeError):
         return None
     return out, latex, general
@@ -725,15 +725,15 @@ def _shape_lines(layers, shapes) -> list[str]:
         for row in formulas.derivations(layer, shapes[i]):
             lines.append(f"{prefix}\\ \\text{{axis {row['axis']}}}:\\; {row['general']} = "
                          f"{row['latex']}")
-        c_in = layer._split(shapes[i])[2]
-        c_out = layer._split(shapes[i + 1])[2]
+        c_in = layer.split_shape(shapes[i])[2]
+        c_out = layer.split_shape(shapes[i + 1])[2]
         lines.append(f"{prefix}:\\; {_channel_line(layer, c_in, c_out)}")
     lines.append(f"\\text{{output shape}} = {_shape_latex(shapes[-1])}")
     return lines
 
 
 def _param_lines(layer, shape) -> list[str]:
-    c = layer._split(shape)[2]
+    c = layer.split_shape(shape)[2]
     k = "\\cdot ".join(str(v) for v in layer.kernel_size)
     kind = layer.trace_kind
     bias = layer.use_bias

@@ -14,8 +14,9 @@ import re
 
 import numpy as np
 
-from . import activations, engine, geometry, initializers, regularizers
+from . import activations, engine, formulas, geometry, initializers, regularizers
 from . import trace as _trace
+from .geometry import prod
 
 DATA_FORMATS = ("channels_last", "channels_first")
 _name_counts: dict[str, int] = {}
@@ -176,7 +177,7 @@ class Layer:
         self._activity_losses: list[float] = []
 
     # --- shapes -----------------------------------------------------------------
-    def _split(self, input_shape):
+    def split_shape(self, input_shape):
         """``(batch, spatial, channels)`` of a Keras-style shape, validated."""
         shape = tuple(None if v is None else int(v) for v in input_shape)
         if len(shape) != self.rank + 2:
@@ -201,7 +202,7 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         """Keras-style output shape; ``None`` (batch or spatial) stays ``None``."""
-        batch, spatial, channels = self._split(input_shape)
+        batch, spatial, channels = self.split_shape(input_shape)
         return self._join(batch, self._spatial_output(spatial), self._channels_out(channels))
 
     def _channels_out(self, channels):
@@ -213,7 +214,7 @@ class Layer:
     # --- weights ----------------------------------------------------------------
     def build(self, input_shape):
         """Create the weights for ``input_shape`` (validates it first)."""
-        _, _, channels = self._split(input_shape)
+        _, _, channels = self.split_shape(input_shape)
         if channels is None:
             raise ValueError(
                 f"The channel dimension of the inputs to {type(self).__name__} should be "
@@ -289,7 +290,7 @@ class Layer:
         x = x.astype(compute, copy=False)
         if not self.built:
             self.build(x.shape)
-        _, _, channels = self._split(x.shape)
+        _, _, channels = self.split_shape(x.shape)
         if self._weight_names and channels != self.input_channels:
             axis = -1 if self.data_format == "channels_last" else 1
             raise ValueError(
@@ -322,7 +323,7 @@ class Layer:
 
         ``view="scatter"`` (transposed convolutions only) gives one step per input cell.
         """
-        _, spatial, _ = self._split(input_shape)
+        _, spatial, _ = self.split_shape(input_shape)
         if any(n is None for n in spatial):
             raise ValueError(
                 f"A trace needs concrete spatial sizes. Received: input_shape={input_shape}"
@@ -496,6 +497,15 @@ class BaseConv(_WindowedConv):
 
     trace_kind = "conv"
 
+    def axis_formula(self, axis: int, n: int):
+        """``(out, latex, general latex, pads)`` of spatial axis ``axis`` of length ``n``."""
+        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
+                                  self.dilation_rate[axis], self.padding)
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        return prod(out_spatial) * self.filters * prod(self.kernel_size) * (
+            channels // self.groups)
+
     def _channel_rule(self):
         return {"groups": self.groups, "filters": self.filters}
 
@@ -559,6 +569,13 @@ class BaseDepthwiseConv(_WindowedConv):
                                      bias=self._bias())
 
     trace_kind = "depthwise"
+
+    def axis_formula(self, axis: int, n: int):
+        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
+                                  self.dilation_rate[axis], self.padding)
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        return prod(out_spatial) * channels * self.depth_multiplier * prod(self.kernel_size)
 
     def _channel_rule(self):
         return {"depth_multiplier": self.depth_multiplier}
@@ -633,6 +650,14 @@ class BaseSeparableConv(_WindowedConv):
         return engine.conv(mid, self.pointwise_kernel, ones, zero, ones, bias=self._bias())
 
     trace_kind = "separable"
+
+    def axis_formula(self, axis: int, n: int):
+        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
+                                  self.dilation_rate[axis], self.padding)
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        mid = channels * self.depth_multiplier  # depthwise taps, then the pointwise mix
+        return prod(out_spatial) * mid * (prod(self.kernel_size) + self.filters)
 
     def _channel_rule(self):
         return {"mix": True, "filters": self.filters}
@@ -749,6 +774,15 @@ class BaseConvTranspose(_WindowedConv):
 
     trace_kind = "transpose"
 
+    def axis_formula(self, axis: int, n: int):
+        op = self.output_padding[axis] if self.output_padding else None
+        return formulas.transpose_axis(n, self.kernel_size[axis], self.strides[axis],
+                                       self.dilation_rate[axis], self.padding, op)
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        # every input cell times every tap; no multiplications by inserted zeros
+        return prod(spatial) * prod(self.kernel_size) * channels * self.filters
+
     def _channel_rule(self):
         return {"mix": True, "filters": self.filters}
 
@@ -808,6 +842,12 @@ class BaseCropping(Layer):
 
     trace_kind = "crop"
 
+    def axis_formula(self, axis: int, n: int):
+        return formulas.crop_axis(n, *self.cropping[axis])
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        return 0
+
     def _axis_traces(self, spatial):
         return _trace.crop_axes(spatial, self.cropping)
 
@@ -833,6 +873,12 @@ class BaseZeroPadding(Layer):
                      for n, (lo, hi) in zip(spatial, self.padding))
 
     trace_kind = "pad"
+
+    def axis_formula(self, axis: int, n: int):
+        return formulas.pad_axis(n, *self.padding[axis])
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        return 0
 
     def _axis_traces(self, spatial):
         return _trace.pad_axes(spatial, self.padding)
@@ -860,6 +906,15 @@ class BaseUpSampling(Layer):
         return tuple(None if n is None else n * s for n, s in zip(spatial, self.size))
 
     trace_kind = "upsample"
+
+    def axis_formula(self, axis: int, n: int):
+        return formulas.upsample_axis(n, self.size[axis])
+
+    def macs_per_sample(self, spatial, out_spatial, channels) -> int:
+        if self.interpolation == "nearest":
+            return 0  # copies
+        taps = prod(a.weight.shape[1] for a in self._axis_traces(tuple(spatial)))
+        return prod(out_spatial) * channels * taps
 
     def _axis_traces(self, spatial):
         return _trace.upsample_axes(spatial, self.size, self.interpolation)

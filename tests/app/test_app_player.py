@@ -65,21 +65,38 @@ def test_stepping_is_client_side_and_the_paused_step_reaches_every_display(serve
                                                       return send.call(this, d); };
         }""")
         steps = 9
-        page.keyboard.press("ArrowRight")
-        _agree(page, 1, steps)
-        page.keyboard.press("ArrowRight")
-        _agree(page, 2, steps)
-        page.click(".cv-next")
-        _agree(page, 3, steps)
-        page.click(".cv-prev")
-        _agree(page, 2, steps)
-        page.keyboard.press("End")
-        _agree(page, 8, steps)
-        page.click(".cv-first")
-        _agree(page, 0, steps)
-        page.locator(".cv-scrub").fill("5")  # dragging the scrubber
-        _agree(page, 5, steps)
-        assert page.evaluate("window.__sent") == 0, "stepping sent something to the server"
+        # Every way of stepping, run in one go inside the page (keys, buttons, the scrubber),
+        # reading every step display after each: all of it must happen without a frame to
+        # the server. (Done in the page, not one Playwright call per key: a loaded machine
+        # could otherwise pause longer than the settle time between two keys.)
+        seen = page.evaluate("""() => {
+            const p = document.querySelector('.convviz-player');
+            const key = (k) => document.dispatchEvent(new KeyboardEvent('keydown',
+                {key: k, bubbles: true}));
+            const click = (sel) => p.querySelector(sel).click();
+            const scrub = (v) => { const s = p.querySelector('.cv-scrub'); s.value = v;
+                                   s.dispatchEvent(new Event('input', {bubbles: true})); };
+            const read = () => ({step: p.getAttribute('data-step'),
+                label: p.querySelector('.cv-step').textContent,
+                scrub: p.querySelector('.cv-scrub').value,
+                caption: p.querySelector('.cv-dynamic text').textContent,
+                table: p.querySelector('.cv-explain .cv-caption').textContent,
+                sent: window.__sent});
+            const out = [];
+            for (const act of [() => key('ArrowRight'), () => key('ArrowRight'),
+                               () => click('.cv-next'), () => click('.cv-prev'),
+                               () => key('End'), () => click('.cv-first'), () => scrub(5)]) {
+                act();
+                out.push(read());
+            }
+            return out;
+        }""")
+        for want, d in zip((1, 2, 3, 2, 8, 0, 5), seen):
+            name = f"step {want} of 0..{steps - 1}"
+            assert d["step"] == str(want) and d["label"] == name, d
+            assert d["caption"].startswith(name) and d["table"].startswith(name), d
+            assert d["scrub"] == str(want), d  # 9 steps, every one a frame
+            assert d["sent"] == 0, "stepping sent something to the server"
         assert page.evaluate("document.body.getAttribute('data-convviz-stale')") == "1"
         # once stepping rests, the step reaches Python once: PNG button, link, PNG itself
         _png_button(page).filter(has_text="Download step 5 as PNG").wait_for()
