@@ -23,11 +23,13 @@ from .schema import FAMILIES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spe
 from .view import DEFAULT_CELL_PX, PRESENTER_CANVAS_PX, PRESENTER_CELL_PX, LayerView, build
 
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
-#: The step player, registered once: its script and styles are the same on every page.
-_PLAYER = st.components.v2.component("convviz.player", js=player.COMPONENT_JS,
-                                     css=player.CSS, isolate_styles=False)
 #: The container whose contents follow the player's step (dimmed while it moves on).
 STEP_DEPENDANTS = "convviz-step-deps"
+_DIMMED = (f'body[data-convviz-stale="1"] .st-key-{STEP_DEPENDANTS} {{ opacity: 0.35; '
+           "pointer-events: none; transition: opacity 0.15s; }")
+#: The step player, registered once: its script and styles are the same on every page.
+_PLAYER = st.components.v2.component("convviz.player", js=player.COMPONENT_JS,
+                                     css=player.CSS + _DIMMED, isolate_styles=False)
 
 
 def key(family: Family, name: str) -> str:
