@@ -79,5 +79,8 @@ for v, title, key in (
                "padding (grey); right: the **output**, written cell by cell." if key == "gather"
                else "Left: the **input**; right: the **output**, with how many patches cover "
                "each cell (the overlap count).")
-    reported = scene_player(v, f"demystified.{key}")
-    export_buttons(v, "demystified", numbers=False, step=v.clip(reported.get("step", 0)))
+    at = f"demystified.{key}_step"
+    reported = scene_player(v, f"demystified.{key}", step=st.session_state[at])
+    st.session_state[at] = v.clip(reported.get("step", st.session_state[at]))
+    export_buttons(v, "demystified", numbers=False, step=st.session_state[at])
+links.save(P)  # again: with the steps the players reported

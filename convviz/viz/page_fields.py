@@ -18,7 +18,10 @@ DEMYSTIFIED = on_page(
     "demystified", Field("n", "Input size (height = width)", "int", 4, 2, 12),
     Field("k", "kernel_size", "int", 3, 1, 7),
     Field("s", "strides (= UpSampling2D size)", "int", 2, 1, 4),
-    Field("layers", "Stacked layers", "int", 1, 1, 3))
+    Field("layers", "Stacked layers", "int", 1, 1, 3),
+    # where each of the two players stands (the link reopens them there)
+    Field("gather_step", "Gather view step", "int", 0, 0, 10**6),
+    Field("scatter_step", "Scatter view step", "int", 0, 0, 10**6))
 
 SHAPE_CALCULATOR = {f.key: f for f in (
     Field("rank", "Spatial rank", "choice", 2, choices=(1, 2, 3)),

@@ -17,10 +17,12 @@ PAGES = {name: ROOT / "app_pages" / f"{name}.py" for name in ("shape_lab", "stac
 PREFIX = {"shape_lab": "lab.", "stacks": "stacks.", "demystified": "demystified."}
 
 
-def _app(page):
+def _app(page, query: dict | None = None):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(PAGES[page]), default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
     at.run()
     _clean(at)
     return at
@@ -284,3 +286,16 @@ def test_demystified_widget_extremes():
         at.slider(key=key).set_value(value).run()
         _clean(at, (key, value))
     assert any("at most 96" in e.value for e in at.error)
+
+
+def test_demystified_links_carry_where_each_player_stands():
+    at = _app("demystified", {"gather_step": "5"})
+    gather, scatter = (json.loads(b.proto.json) for b in at.get("bidi_component"))
+    assert gather["start"] == 5 and scatter["start"] == 0  # the link reopens them there
+    at.session_state["demystified.scatter.player"] = {"step": 3}  # what the player reports
+    at.run()
+    _clean(at)
+    assert at.query_params["scatter_step"] in ("3", ["3"])
+    assert at.query_params["gather_step"] in ("5", ["5"])
+    labels = [b.proto.label for b in at.get("download_button") if "PNG" in b.proto.label]
+    assert labels == ["Download step 5 as PNG", "Download step 3 as PNG"]
