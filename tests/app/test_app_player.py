@@ -98,6 +98,9 @@ def test_stepping_is_client_side_and_the_paused_step_reaches_every_display(serve
             assert d["scrub"] == str(want), d  # 9 steps, every one a frame
             assert d["sent"] == 0, "stepping sent something to the server"
         assert page.evaluate("document.body.getAttribute('data-convviz-stale')") == "1"
+        # meanwhile the PNG button and the other step dependants are dimmed
+        page.wait_for_function("+getComputedStyle(document.querySelector("
+                               "'.st-key-convviz-step-deps')).opacity < 0.5")
         # once stepping rests, the step reaches Python once: PNG button, link, PNG itself
         _png_button(page).filter(has_text="Download step 5 as PNG").wait_for()
         assert 1 <= page.evaluate("window.__sent") <= 2
