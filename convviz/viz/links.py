@@ -5,7 +5,7 @@ type and URL codec of every page), and makes three calls::
 
     P = fields.on_page("lab", Field("n", "Input length", "int", 12, 1, 64), ...)
     links.load("lab", P)               # first run: URL -> st.session_state (with notices)
-    ...draw the keyed widgets...       # (links.slider and friends draw a field from P)
+    ...draw the widgets...             # links.widget(P["n"]) draws a field from P
     links.save(P)                      # every run: st.session_state -> st.query_params
     links.notices("lab")               # "Link parameter ignored: ..." warnings, once
 
@@ -88,8 +88,12 @@ def load(page: str, params: Mapping[str, Field], layers_key: str | None = None) 
     raw = query()
     values, found = read(params, raw, ("layers",) if layers_key else ())
     if layers_key and "layers" in raw:
-        text = raw["layers"][-1].strip() if raw["layers"] else ""
-        entries, dropped = parse_layers(text) if text else ([], [])
+        if len(raw["layers"]) == 1:
+            text = raw["layers"][0].strip()
+            entries, dropped = parse_layers(text) if text else ([], [])
+        else:  # the codec's rule for every name: one value, or it is ambiguous
+            entries, dropped = [], [f"`layers` = {len(raw['layers'])} values: expected one "
+                                    "value; the default is used"]
         if entries or not dropped:
             values[layers_key] = entries
         found.extend(dropped)

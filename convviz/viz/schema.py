@@ -23,7 +23,7 @@ from typing import Any
 from .. import geometry
 from ..demo import MAX_ANIMATION_SIZE, Spec
 from . import fields as codec
-from .fields import AXIS_NAMES, MAX_PARAM_LENGTH, Field, rank_of  # noqa: F401  (re-exported)
+from .fields import Field, rank_of
 
 SPEEDS = {"slow": 1000, "normal": 500, "fast": 200}
 

@@ -25,9 +25,9 @@ import numpy as np
 
 from .. import catalog, formulas
 from ..demo import Sample, Spec, run
+from ..geometry import AXIS_NAMES
 from . import figures, player
 from . import scene as scene_mod
-from .schema import AXIS_NAMES
 
 DEFAULT_CELL_PX = scene_mod.CELL_PX
 PRESENTER_CELL_PX = 72

@@ -48,7 +48,8 @@ CHANGES = {
 HOSTILE = [{"n": "1e9"}, {"n0": "-3"}, {"layer": "<script>alert(1)</script>"},
            {"k": "x" * 5000}, {"unknown": "1"}, {"n": ["3", "4"]}, {"rank": "99999999999999"},
            {"layers": "__import__('os').system('ls')"}, {"layers": "Conv2D(4,3);" * 400},
-           {"range.kernel_size": "9-1"}, {"question": "-1"}, {"batch_none": "maybe"}]
+           {"range.kernel_size": "9-1"}, {"question": "-1"}, {"batch_none": "maybe"},
+           {"layers": ["Conv2D(4,3)", "Conv2D(8,3)"]}]
 
 
 def _app(page, query: dict | None = None):
