@@ -10,13 +10,13 @@ counts. It must not import streamlit (pages import it, not the other way round).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import convviz
+from convviz.layers import snake_name
 
 #: Families in display order, each with one sentence a newcomer can read.
 FAMILIES: Mapping[str, str] = MappingProxyType(
@@ -67,39 +67,39 @@ class LayerInfo:
     @property
     def default_name(self) -> str:
         """The name Keras gives the first such layer, e.g. ``"conv2d_transpose"``."""
-        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", self.name)
-        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _pairs(rank: int, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
-    return ((lo, hi),) * rank
+        return snake_name(self.name)
 
 
 def _build_catalog() -> tuple[LayerInfo, ...]:
-    """One entry per layer, grouped by family, then by rank (rank is data, not a branch)."""
+    """One entry per layer, grouped by family, then by rank (rank is data, not a branch).
+
+    The family, rank and ``data_format`` support are the layer classes' own
+    (``cls.family``, ``cls.rank``, ``cls.has_data_format``); only the examples live here.
+    """
+    examples = {
+        "Conv": dict(filters=4, kernel_size=3),
+        "ConvTranspose": dict(filters=4, kernel_size=3, strides=2),
+        "DepthwiseConv": dict(kernel_size=3, depth_multiplier=2),
+        "SeparableConv": dict(filters=4, kernel_size=3),
+        "Cropping": dict(cropping=(1, 1)),
+        "ZeroPadding": dict(padding=1),
+        "UpSampling": dict(size=2),
+    }
+    order = ("Conv{r}D", "Conv{r}DTranspose", "DepthwiseConv{r}D", "SeparableConv{r}D",
+             "Cropping{r}D", "ZeroPadding{r}D", "UpSampling{r}D")
     entries: list[LayerInfo] = []
-
-    def add(name: str, family: str, rank: int, has_data_format: bool = True, **example):
-        entries.append(
-            LayerInfo(name, family, rank, MappingProxyType(example), has_data_format)
-        )
-
-    for r in (1, 2, 3):
-        add(f"Conv{r}D", "convolution", r, filters=4, kernel_size=3)
-    for r in (1, 2, 3):
-        add(f"Conv{r}DTranspose", "transposed", r, filters=4, kernel_size=3, strides=2)
-    for r in (1, 2):
-        add(f"DepthwiseConv{r}D", "depthwise/separable", r, kernel_size=3, depth_multiplier=2)
-    for r in (1, 2):
-        add(f"SeparableConv{r}D", "depthwise/separable", r, filters=4, kernel_size=3)
-    add("Cropping1D", "cropping", 1, has_data_format=False, cropping=(1, 1))
-    for r in (2, 3):
-        add(f"Cropping{r}D", "cropping", r, cropping=_pairs(r, 1, 1))
-    for r in (1, 2, 3):
-        add(f"ZeroPadding{r}D", "zero padding", r, padding=1)
-    add("UpSampling1D", "upsampling", 1, has_data_format=False, size=2)
-    for r in (2, 3):
-        add(f"UpSampling{r}D", "upsampling", r, size=(2,) * r)
+    for pattern in order:
+        key = pattern.replace("{r}D", "")
+        for r in (1, 2, 3):
+            cls = convviz.LAYERS.get(pattern.format(r=r))
+            if cls is None:
+                continue
+            example = dict(examples[key])
+            for arg in ("cropping", "size"):  # per-axis tuples beyond 1-D, as Keras writes them
+                if arg in example and r > 1:
+                    example[arg] = (example[arg],) * r
+            entries.append(LayerInfo(cls.__name__, cls.family, cls.rank,
+                                     MappingProxyType(example), cls.has_data_format))
     return tuple(entries)
 
 
@@ -111,20 +111,27 @@ BY_NAME: Mapping[str, LayerInfo] = MappingProxyType({info.name: info for info in
 DATA_FORMATS: tuple[str, ...] = ("channels_last", "channels_first")
 
 
+def layers_in(family: str) -> tuple[str, ...]:
+    """The class names of a family (a key of :data:`FAMILIES`), by rank."""
+    if family not in FAMILIES:
+        raise KeyError(f"Unknown family {family!r}; the families are {', '.join(FAMILIES)}.")
+    return tuple(info.name for info in CATALOG if info.family == family)
+
+
 def layers_of_rank(rank: int) -> tuple[LayerInfo, ...]:
     """The catalogue entries with ``rank`` spatial axes, in display order."""
     return tuple(info for info in CATALOG if info.rank == rank)
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
     """Python source for ``value``, with strings in double quotes as in Keras docs."""
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, tuple):
-        inner = ", ".join(_literal(v) for v in value)
+        inner = ", ".join(literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
+        return "[" + ", ".join(literal(v) for v in value) + "]"
     return repr(value)
 
 
@@ -134,7 +141,7 @@ def keras_call(name: str, kwargs: Mapping[str, Any]) -> str:
     >>> keras_call("Cropping2D", {"cropping": ((1, 1), (2, 0))})
     'keras.layers.Cropping2D(cropping=((1, 1), (2, 0)))'
     """
-    args = ", ".join(f"{key}={_literal(value)}" for key, value in kwargs.items())
+    args = ", ".join(f"{key}={literal(value)}" for key, value in kwargs.items())
     return f"keras.layers.{name}({args})"
 
 
@@ -150,7 +157,7 @@ def input_shape(
 
 def format_shape(shape: Sequence[int | None] | None) -> str:
     """A shape as Keras prints it, e.g. ``(None, 8, 8, 4)``; ``""`` for no shape."""
-    return "" if shape is None else _literal(tuple(shape))
+    return "" if shape is None else literal(tuple(shape))
 
 
 #: Window arguments the shape calculator sets for the whole table at once.

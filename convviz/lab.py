@@ -500,7 +500,7 @@ def _short_arg(value) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, (tuple, list)):
-        return catalog._literal(tuple(value))
+        return catalog.literal(tuple(value))
     return repr(value)
 
 
@@ -525,10 +525,6 @@ def short_call(name: str, kwargs: Mapping[str, Any]) -> str:
         positional.append(_short_arg(kw.pop(key)))
     rest = [f"{k}={_short_arg(v)}" for k, v in kw.items()]
     return f"{name}({', '.join(positional + rest)})"
-
-
-def _rank_of(name: str) -> int:
-    return catalog.BY_NAME[name].rank
 
 
 def _build(entries, input_shape):

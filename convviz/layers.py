@@ -123,13 +123,14 @@ def standardize_pairs(value, rank: int, name: str) -> tuple[tuple[int, int], ...
     return pairs
 
 
-def _snake(name: str) -> str:
+def snake_name(name: str) -> str:
+    """The name Keras gives the first layer of class ``name``: ``"conv2d_transpose"``."""
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _auto_name(cls_name: str) -> str:
-    base = _snake(cls_name)
+    base = snake_name(cls_name)
     count = _name_counts.get(base, 0)
     _name_counts[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
@@ -139,12 +140,14 @@ def _auto_name(cls_name: str) -> str:
 class Layer:
     """Keras-like layer protocol: build, call, weights, config, losses.
 
-    Subclasses set ``rank`` and ``has_data_format``; they implement
+    Subclasses set ``rank``, ``family`` (the key of :data:`convviz.catalog.FAMILIES` they
+    belong to) and ``has_data_format``; they implement
     ``_build_weights(channels)``, ``_spatial_output(spatial)``, ``_channels_out(c)``
     and ``_call_last(x)`` on channels-last arrays.
     """
 
     rank = 0
+    family = ""
     has_data_format = True
 
     def __init__(self, name=None, trainable=True, dtype=None, activity_regularizer=None,
@@ -342,9 +345,9 @@ class Layer:
         """Every tap behind ``self(x)[out_index]``: an :class:`~convviz.trace.Explanation`."""
         return _trace.explain(self, x, out_index)
 
-    def _explain_rows(self, step, xb, f):
+    def explain_rows(self, step, xb, f):
         """Rows of one output cell for reshaping layers: the source cell(s) of channel f."""
-        return _trace._taps_table(step, xb, [f], lambda t, c: step.weight[t])
+        return _trace.taps_table(step, xb, [f], lambda t, c: step.weight[t])
 
     # --- config -----------------------------------------------------------------
     def get_config(self):
@@ -453,6 +456,8 @@ class BaseConv(_WindowedConv):
     ``bias`` of shape ``(filters,)``.
     """
 
+    family = "convolution"
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -509,11 +514,11 @@ class BaseConv(_WindowedConv):
     def _channel_rule(self):
         return {"groups": self.groups, "filters": self.filters}
 
-    def _explain_rows(self, step, xb, f):
+    def explain_rows(self, step, xb, f):
         cg = self.kernel.shape[-2]
         g = f // (self.filters // self.groups)
         kernel = self.kernel
-        return _trace._taps_table(
+        return _trace.taps_table(
             step, xb, np.arange(g * cg, (g + 1) * cg),
             lambda t, c: kernel[(*step.kernel_index[t].T, c - g * cg, f)],
         )
@@ -535,6 +540,8 @@ class BaseDepthwiseConv(_WindowedConv):
     Weights: ``kernel`` of shape ``kernel_size + (Cin, M)``, ``bias`` of shape ``(Cin*M,)``;
     output channel ``c*M + m``.
     """
+
+    family = "depthwise/separable"
 
     forbid_strided_dilation = False
 
@@ -580,10 +587,10 @@ class BaseDepthwiseConv(_WindowedConv):
     def _channel_rule(self):
         return {"depth_multiplier": self.depth_multiplier}
 
-    def _explain_rows(self, step, xb, f):
+    def explain_rows(self, step, xb, f):
         m = self.depth_multiplier
         kernel = self.kernel
-        return _trace._taps_table(
+        return _trace.taps_table(
             step, xb, [f // m], lambda t, c: kernel[(*step.kernel_index[t].T, c, f % m)]
         )
 
@@ -604,6 +611,8 @@ class BaseSeparableConv(_WindowedConv):
     Weights: ``depthwise_kernel`` ``kernel_size + (Cin, M)``, ``pointwise_kernel``
     ``(1,)*rank + (Cin*M, filters)``, ``bias`` ``(filters,)``.
     """
+
+    family = "depthwise/separable"
 
     forbid_strided_dilation = False
 
@@ -662,12 +671,12 @@ class BaseSeparableConv(_WindowedConv):
     def _channel_rule(self):
         return {"mix": True, "filters": self.filters}
 
-    def _explain_rows(self, step, xb, f):
+    def explain_rows(self, step, xb, f):
         m = self.depth_multiplier
         dw, pw = self.depthwise_kernel, self.pointwise_kernel.reshape(-1, self.filters)
         stages = []
         for q in range(pw.shape[0]):
-            stages.append(_trace._taps_table(
+            stages.append(_trace.taps_table(
                 step, xb, [q // m], lambda t, c, q=q: dw[(*step.kernel_index[t].T, c, q % m)],
                 stage="depthwise",
             ))
@@ -684,7 +693,7 @@ class BaseSeparableConv(_WindowedConv):
             "weight": pw[:, f].astype(np.float64),
             "product": mids * pw[:, f],
         }
-        return _trace._concat([*stages, point])
+        return _trace.concat_tables([*stages, point])
 
     def get_config(self):
         config = super().get_config()
@@ -705,6 +714,8 @@ class BaseConvTranspose(_WindowedConv):
 
     Weights: ``kernel`` of shape ``kernel_size + (filters, Cin)``, ``bias`` ``(filters,)``.
     """
+
+    family = "transposed"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
@@ -802,9 +813,9 @@ class BaseConvTranspose(_WindowedConv):
         return _trace.ScatterTrace(gather, self.kernel_size, self.strides, self.dilation_rate,
                                    self.crops())
 
-    def _explain_rows(self, step, xb, f):
+    def explain_rows(self, step, xb, f):
         kernel = self.kernel
-        return _trace._taps_table(
+        return _trace.taps_table(
             step, xb, np.arange(xb.shape[-1]),
             lambda t, c: kernel[(*step.kernel_index[t].T, f, c)],
         )
@@ -823,6 +834,8 @@ class BaseConvTranspose(_WindowedConv):
 # ----------------------------------------------------------------------------- reshaping
 class BaseCropping(Layer):
     """Crop ``(lo, hi)`` cells off each spatial axis."""
+
+    family = "cropping"
 
     def __init__(self, cropping, **kwargs):
         super().__init__(**kwargs)
@@ -864,6 +877,8 @@ class BaseCropping(Layer):
 class BaseZeroPadding(Layer):
     """Add ``(lo, hi)`` zero cells to each spatial axis."""
 
+    family = "zero padding"
+
     def __init__(self, padding, **kwargs):
         super().__init__(**kwargs)
         self.padding = standardize_pairs(padding, self.rank, "padding")
@@ -894,6 +909,8 @@ class BaseZeroPadding(Layer):
 
 class BaseUpSampling(Layer):
     """Repeat every cell ``size`` times per axis (``interpolation`` only in UpSampling2D)."""
+
+    family = "upsampling"
 
     interpolations = ("nearest",)
 

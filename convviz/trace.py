@@ -464,7 +464,7 @@ class Explanation:
         return out
 
 
-def _taps_table(step, xb, channels, weight_fn, stage="taps"):
+def taps_table(step, xb, channels, weight_fn, stage="taps"):
     """Rows for every (slot, channel): values from ``xb`` (spatial..., C), weights by weight_fn."""
     T = step.coords.shape[0]
     chans = np.asarray(channels)
@@ -491,7 +491,7 @@ def _taps_table(step, xb, channels, weight_fn, stage="taps"):
     }
 
 
-def _concat(tables):
+def concat_tables(tables):
     return {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
 
 
@@ -520,7 +520,7 @@ def explain(layer, x, out_index) -> Explanation:
         else:
             o, f = index[2:], index[1]
         step = trace.step(int(np.ravel_multi_index(o, trace.out_shape)))
-        table = layer._explain_rows(step, last[b], f)
+        table = layer.explain_rows(step, last[b], f)
         total = float(table["product"][table["stage"] != "depthwise"].sum())
         bias = float(layer.bias[f]) if getattr(layer, "use_bias", False) else 0.0
         return table, total, bias

@@ -190,13 +190,13 @@ def test_invalid_specs_give_an_error_not_an_exception(spec, needle):
 
 # ---------------------------------------------------------------- schema and URL state
 def test_every_layer_has_a_family_page():
-    covered = {name for fam in schema.FAMILIES.values() for name in fam.layers}
+    covered = {name for fam in schema.FAMILY_PAGES.values() for name in fam.layers}
     assert covered == set(convviz.LAYERS)
 
 
-@pytest.mark.parametrize("family", list(schema.FAMILIES))
+@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
 def test_defaults_build_and_are_small(family):
-    fam = schema.FAMILIES[family]
+    fam = schema.FAMILY_PAGES[family]
     for layer in fam.layers:
         values = {**fam.defaults(), "layer": layer}
         spec = schema.spec_from_values(fam, values)
@@ -205,9 +205,9 @@ def test_defaults_build_and_are_small(family):
         assert all(n <= 8 for n in spec.spatial)
 
 
-@pytest.mark.parametrize("family", list(schema.FAMILIES))
+@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
 def test_encode_decode_round_trip(family):
-    fam = schema.FAMILIES[family]
+    fam = schema.FAMILY_PAGES[family]
     rng = np.random.default_rng(0)
     for _ in range(20):
         values = fam.defaults()
@@ -234,13 +234,13 @@ def test_encode_decode_round_trip(family):
                                                        st.lists(st.text(max_size=10)))))
 @settings(max_examples=200, deadline=None)
 def test_fuzzed_query_strings_never_raise(params):
-    for fam in schema.FAMILIES.values():
+    for fam in schema.FAMILY_PAGES.values():
         values, notices = schema.decode(fam, params)
         assert values["layer"] in fam.layers
         schema.spec_from_values(fam, values)  # always a well-formed spec
 
 
-@pytest.mark.parametrize("family", list(schema.FAMILIES))
+@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
 def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
     """The `convviz animate` line each page shows renders the same configuration."""
     import io
@@ -250,7 +250,7 @@ def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
 
     from convviz import cli, export
 
-    fam = schema.FAMILIES[family]
+    fam = schema.FAMILY_PAGES[family]
     for layer in fam.layers:
         values = {**fam.defaults(), "layer": layer, "data_format": "channels_first"}
         spec = schema.spec_from_values(fam, values)
@@ -310,7 +310,7 @@ def test_hovering_a_blank_output_does_not_give_its_value_away():
 
 def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
     """About 820 px of page: every default figure, and the widest at the caps, fits it."""
-    for family in schema.FAMILIES.values():
+    for family in schema.FAMILY_PAGES.values():
         for layer in family.layers:
             spec = schema.spec_from_values(family, {**family.defaults(), "layer": layer})
             assert view.build(spec).payload()["width"] <= 820, layer

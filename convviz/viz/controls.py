@@ -19,7 +19,7 @@ import streamlit as st
 
 from . import links, player
 from .scene import MAX_CANVAS_PX, step_label
-from .schema import FAMILIES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
+from .schema import FAMILY_PAGES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CANVAS_PX, PRESENTER_CELL_PX, LayerView, build
 
 PLOTLY_CONFIG = {"displaylogo": False, "scrollZoom": False}
@@ -112,8 +112,8 @@ def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerV
 def _family(values: dict, family: Family | str | None) -> Family:
     """``family`` as a Family; by default the one whose page shows ``values["layer"]``."""
     if family is None:
-        return next(f for f in FAMILIES.values() if values["layer"] in f.layers)
-    return FAMILIES[family] if isinstance(family, str) else family
+        return next(f for f in FAMILY_PAGES.values() if values["layer"] in f.layers)
+    return FAMILY_PAGES[family] if isinstance(family, str) else family
 
 
 def layer_view(values: dict, family: Family | str | None = None) -> LayerView:
@@ -247,10 +247,10 @@ def layer_map() -> None:
     """Every layer in convviz, grouped by the page that animates it, with links."""
     import convviz
 
-    from .schema import FAMILIES
+    from .schema import FAMILY_PAGES
 
     covered = set()
-    for family in FAMILIES.values():
+    for family in FAMILY_PAGES.values():
         covered.update(family.layers)
         with st.container(border=True):
             st.page_link(f"app_pages/{family.key}.py", label=f"**{family.title}**",

@@ -177,8 +177,8 @@ def labels(d: dict) -> list[list]:
 
 def _base(scene: sc.Scene) -> dict:
     """Everything of a payload that does not depend on the start step or the page."""
-    if "player" in scene._cache:
-        return scene._cache["player"]
+    if "player" in scene.memo:
+        return scene.memo["player"]
     x, y, fill, text, _, hover = scene.cells
     palette = list(dict.fromkeys(fill.tolist()))
     code = {c: k for k, c in enumerate(palette)}
@@ -221,7 +221,7 @@ def _base(scene: sc.Scene) -> dict:
     }
     _chain([base["_frames"][i] for i in frames])
     base["_id"] = hashlib.sha1(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]
-    scene._cache["player"] = base
+    scene.memo["player"] = base
     return base
 
 

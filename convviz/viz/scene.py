@@ -391,6 +391,8 @@ class Scene:
     min_width: int = MIN_WIDTH_PX
     _frame: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
+    #: What a painter derives from the whole scene and keeps with it (the player's payload).
+    memo: dict = field(repr=False, default_factory=dict)
 
     def frame(self, i: int) -> Frame:
         i = int(i)

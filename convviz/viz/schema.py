@@ -6,7 +6,7 @@ Pure data and functions (no streamlit): a :class:`Family` lists its layers and i
 through a page's query parameters, falling back to defaults with a notice for
 anything invalid or hostile.
 
->>> fam = FAMILIES["convolution"]
+>>> fam = FAMILY_PAGES["convolution"]
 >>> values, notices = decode(fam, {"layer": "Conv1D", "k0": "5", "s0": "lots"})
 >>> values["layer"], values["k0"], values["s0"], len(notices)
 ('Conv1D', 5, 1, 1)
@@ -16,11 +16,14 @@ anything invalid or hostile.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import geometry
+import convviz
+
+from .. import catalog, geometry
 from ..demo import MAX_ANIMATION_SIZE, Spec
 from . import fields as codec
 from .fields import Field, rank_of
@@ -35,13 +38,21 @@ def _per_axis(key, label, default, lo, hi, help="", layers=None, arg=True):
 
 @dataclass(frozen=True)
 class Family:
-    """A page's layers, fields and the rule that makes layer arguments from field values."""
+    """A family page: its fields and the rule that makes layer arguments from field values.
+
+    ``family`` names the family in :data:`convviz.catalog.FAMILIES` (the one registry of
+    families); the page's layers are that family's, as the layer classes declare them.
+    """
 
     key: str
     title: str
-    layers: tuple
+    family: str
     fields: tuple
     arguments: Callable[[str, Mapping[str, Any]], dict] = field(repr=False)
+
+    @property
+    def layers(self) -> tuple:
+        return catalog.layers_in(self.family)
 
     def field(self, key: str) -> Field:
         for f in self.fields:
@@ -62,28 +73,26 @@ def _axes(values, key, rank):
 
 
 def _data_format(layer, values) -> dict:
-    if layer in ("Cropping1D", "UpSampling1D"):
+    if not catalog.BY_NAME[layer].has_data_format:
         return {}
     return {"data_format": values["data_format"]}
 
 
 def _conv_args(layer, v):
+    """The arguments of a windowed layer: those of the page's values its class accepts."""
     r = rank_of(layer)
-    kw = {}
-    if layer.startswith(("Conv", "Separable")):
-        kw["filters"] = int(v["filters"])
-    kw["kernel_size"] = _axes(v, "k", r)
-    kw["strides"] = _axes(v, "s", r)
-    kw["padding"] = v["padding"]
-    if layer.endswith("Transpose") and v.get("op_on"):
+    kw = {"filters": int(v["filters"]), "kernel_size": _axes(v, "k", r),
+          "strides": _axes(v, "s", r), "padding": v["padding"]}
+    if v.get("op_on"):
         kw["output_padding"] = _axes(v, "op", r)
     kw.update(_data_format(layer, v))
     kw["dilation_rate"] = _axes(v, "d", r)
-    if layer in ("Conv1D", "Conv2D", "Conv3D"):
+    if "groups" in v:
         kw["groups"] = int(v["groups"])
-    if layer.startswith(("Depthwise", "Separable")):
+    if "depth_multiplier" in v:
         kw["depth_multiplier"] = int(v["depth_multiplier"])
-    return kw
+    accepted = inspect.signature(convviz.LAYERS[layer]).parameters
+    return {key: value for key, value in kw.items() if key in accepted}
 
 
 def _pair_args(name):
@@ -141,16 +150,27 @@ CONV_WINDOW = (
 )
 
 
+def _layer(family, default):
+    return Field("layer", "Layer", "choice", default, choices=catalog.layers_in(family))
+
+
+def _accepting(family, argument) -> tuple:
+    """The layers of ``family`` whose class takes ``argument``."""
+    return tuple(name for name in catalog.layers_in(family)
+                 if argument in inspect.signature(convviz.LAYERS[name]).parameters)
+
+
 def _conv_padding(layers):
     return Field("padding", "padding", "choice", "valid", choices=("valid", "same", "causal"),
                  layers=layers, help="'causal' (Conv1D only) pads the start, so no output "
                  "reads a later input.")
 
 
-FAMILIES: dict[str, Family] = {
+#: The family pages, by page key.
+FAMILY_PAGES: dict[str, Family] = {
     "convolution": Family(
-        "convolution", "Convolution", ("Conv1D", "Conv2D", "Conv3D"),
-        (Field("layer", "Layer", "choice", "Conv2D", choices=("Conv1D", "Conv2D", "Conv3D")),
+        "convolution", "Convolution", "convolution",
+        (_layer("convolution", "Conv2D"),
          *SIZES, CHANNELS, DATA_FORMAT,
          Field("filters", "filters", "int", 1, 1, 8),
          Field("groups", "groups", "int", 1, 1, 8,
@@ -158,10 +178,8 @@ FAMILIES: dict[str, Family] = {
          *CONV_WINDOW, _conv_padding(None), FILTER, *DISPLAY),
         _conv_args),
     "transposed": Family(
-        "transposed", "Transposed convolution",
-        ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
-        (Field("layer", "Layer", "choice", "Conv2DTranspose",
-               choices=("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")),
+        "transposed", "Transposed convolution", "transposed",
+        (_layer("transposed", "Conv2DTranspose"),
          *_sizes(3), CHANNELS, DATA_FORMAT,
          Field("filters", "filters", "int", 1, 1, 8),
          *(f if f.key[0] != "s" else Field(f.key, f.label, "int", 2, 1, 4, axis=f.axis)
@@ -177,50 +195,44 @@ FAMILIES: dict[str, Family] = {
          FILTER, *DISPLAY),
         _conv_args),
     "depthwise": Family(
-        "depthwise", "Depthwise and separable",
-        ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"),
-        (Field("layer", "Layer", "choice", "DepthwiseConv2D",
-               choices=("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
-                        "SeparableConv2D")),
+        "depthwise", "Depthwise and separable", "depthwise/separable",
+        (_layer("depthwise/separable", "DepthwiseConv2D"),
          *SIZES[:2], Field("channels", "Input channels", "int", 2, 1, 8), DATA_FORMAT,
          Field("depth_multiplier", "depth_multiplier", "int", 1, 1, 4),
          Field("filters", "filters", "int", 1, 1, 8,
-               layers=("SeparableConv1D", "SeparableConv2D")),
+               layers=_accepting("depthwise/separable", "filters")),
          *(f for f in CONV_WINDOW if f.axis < 2),
          Field("padding", "padding", "choice", "valid", choices=("valid", "same")),
-         replace(FILTER, layers=("SeparableConv1D", "SeparableConv2D")),
+         replace(FILTER, layers=_accepting("depthwise/separable", "filters")),
          *DISPLAY),
         _conv_args),
     "cropping": Family(
-        "cropping", "Cropping", ("Cropping1D", "Cropping2D", "Cropping3D"),
-        (Field("layer", "Layer", "choice", "Cropping2D",
-               choices=("Cropping1D", "Cropping2D", "Cropping3D")),
+        "cropping", "Cropping", "cropping",
+        (_layer("cropping", "Cropping2D"),
          *SIZES, CHANNELS,
          Field("data_format", DATA_FORMAT.label, "choice", DATA_FORMAT.default,
-               choices=DATA_FORMAT.choices, layers=("Cropping2D", "Cropping3D")),
+               choices=DATA_FORMAT.choices, layers=_accepting("cropping", "data_format")),
          *_per_axis("lo", "Crop {axis}: start", 1, 0, 31),
          *_per_axis("hi", "Crop {axis}: end", 1, 0, 31),
          *DISPLAY),
         _pair_args("cropping")),
     "padding": Family(
-        "padding", "Zero padding", ("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"),
-        (Field("layer", "Layer", "choice", "ZeroPadding2D",
-               choices=("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")),
+        "padding", "Zero padding", "zero padding",
+        (_layer("zero padding", "ZeroPadding2D"),
          *_sizes(4), CHANNELS, DATA_FORMAT,
          *_per_axis("lo", "Pad {axis}: start", 1, 0, 4),
          *_per_axis("hi", "Pad {axis}: end", 1, 0, 4),
          *DISPLAY),
         _pair_args("padding")),
     "upsampling": Family(
-        "upsampling", "Upsampling", ("UpSampling1D", "UpSampling2D", "UpSampling3D"),
-        (Field("layer", "Layer", "choice", "UpSampling2D",
-               choices=("UpSampling1D", "UpSampling2D", "UpSampling3D")),
+        "upsampling", "Upsampling", "upsampling",
+        (_layer("upsampling", "UpSampling2D"),
          *_sizes(3), CHANNELS,
          Field("data_format", DATA_FORMAT.label, "choice", DATA_FORMAT.default,
-               choices=DATA_FORMAT.choices, layers=("UpSampling2D", "UpSampling3D")),
+               choices=DATA_FORMAT.choices, layers=_accepting("upsampling", "data_format")),
          *_per_axis("size", "size {axis}", 2, 1, 4),
          Field("interpolation", "interpolation", "choice", "nearest",
-               choices=geometry.INTERPOLATIONS, layers=("UpSampling2D",)),
+               choices=geometry.INTERPOLATIONS, layers=_accepting("upsampling", "interpolation")),
          *DISPLAY),
         _upsample_args),
 }
