@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from convviz import catalog, lab, stack
+from convviz import catalog, lab, layout, stack
 from convviz.viz import lab_figures as lf
 from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG
@@ -97,8 +97,7 @@ st.code("import keras\n\n" + stack.keras_code(entries, shape), language="python"
 if total["ok"]:
     st.subheader("Receptive field of one output cell")
     out = total["output_shape"]
-    first = dict(entries[-1][1]).get("data_format") == "channels_first"
-    out_spatial = out[2:] if first else out[1:-1]
+    out_spatial = layout.spatial(out, dict(entries[-1][1]).get("data_format"))
     cols = st.columns(len(out_spatial))
     index = []
     for a, (col, size) in enumerate(zip(cols, out_spatial)):

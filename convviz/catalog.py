@@ -16,7 +16,9 @@ from types import MappingProxyType
 from typing import Any
 
 import convviz
-from convviz.layers import snake_name
+
+from . import layout
+from .layers import snake_name
 
 #: Families in display order, each with one sentence a newcomer can read.
 FAMILIES: Mapping[str, str] = MappingProxyType(
@@ -108,7 +110,7 @@ CATALOG: tuple[LayerInfo, ...] = _build_catalog()
 #: The same entries, by class name.
 BY_NAME: Mapping[str, LayerInfo] = MappingProxyType({info.name: info for info in CATALOG})
 #: The data formats a user can choose.
-DATA_FORMATS: tuple[str, ...] = ("channels_last", "channels_first")
+DATA_FORMATS: tuple[str, ...] = layout.DATA_FORMATS
 
 
 def layers_in(family: str) -> tuple[str, ...]:
@@ -149,10 +151,7 @@ def input_shape(
     spatial_shape: Sequence[int], channels: int, batch: int | None, data_format: str | None
 ) -> tuple[int | None, ...]:
     """The full input shape: ``(batch, *spatial, channels)`` or ``(batch, channels, *spatial)``."""
-    spatial = tuple(int(n) for n in spatial_shape)
-    if data_format == "channels_first":
-        return (batch, int(channels), *spatial)
-    return (batch, *spatial, int(channels))
+    return layout.join(batch, (int(n) for n in spatial_shape), int(channels), data_format)
 
 
 def format_shape(shape: Sequence[int | None] | None) -> str:

@@ -9,7 +9,7 @@ Subcommands:
     The layer's trace as an animated GIF (``.gif``), a video (``.mp4``, needs ffmpeg) or
     one frame (``.png``, ``--step N``); see :mod:`convviz.export`.
 ``convviz gallery -o DIR``
-    The convolution-arithmetic gallery (:data:`convviz.export.GALLERY`), one GIF per case.
+    The convolution-arithmetic gallery (:data:`convviz.gallery.GALLERY`), one GIF per case.
 
 Layer arguments are the Keras constructor arguments with dashes (``--kernel-size 3``,
 ``--dilation-rate 2x1``); which ones a layer takes comes from its signature. Exit codes:
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import convviz
 
-from . import formulas
+from . import formulas, layout
 from .catalog import format_shape, keras_call
 from .geometry import AXIS_NAMES
 
@@ -224,13 +224,11 @@ def parse_input(text: str, rank: int, channels: int | None, data_format: str | N
     if not values or any(v is not None and v < 0 for v in values):
         raise CLIError(f"--input expects sizes like 5x5 or a shape like None,5,5,3. "
                        f"Received: {text!r}")
-    first = data_format == "channels_first"
     if len(values) == rank:
-        c = 1 if channels is None else channels
-        return (None, c, *values) if first else (None, *values, c)
+        return layout.join(None, values, 1 if channels is None else channels, data_format)
     if len(values) == rank + 2:
         shape = tuple(values)
-        given = shape[1] if first else shape[-1]
+        given = layout.channels(shape, data_format)
         if channels is not None and given != channels:
             raise CLIError(f"--channels {channels} contradicts the channels of --input "
                            f"{format_shape(shape)} ({given}).")
@@ -458,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _gallery_slugs() -> list[str]:
-    from .export import GALLERY
+    from .gallery import GALLERY
 
     return [case.slug for case in GALLERY]
 
@@ -540,16 +538,16 @@ def _describe_file(path: Path) -> str:
 def cmd_gallery(args, extras) -> int:
     if extras:
         raise CLIError(f"gallery takes no {' '.join(extras)}")
-    from . import export
+    from . import gallery
 
-    cases = export.GALLERY
+    cases = gallery.GALLERY
     if args.only:
         unknown = sorted(set(args.only) - {c.slug for c in cases})
         if unknown:
             raise CLIError(f"unknown gallery case {', '.join(unknown)}. Cases: "
                            f"{', '.join(c.slug for c in cases)}")
         cases = tuple(c for c in cases if c.slug in args.only)
-    paths = export.gallery(args.output, cases=cases, fps=args.fps)
+    paths = gallery.gallery(args.output, cases=cases, fps=args.fps)
     for p in paths:
         print(f"wrote {p}: {_describe_file(p)}")
     print(f"wrote {Path(args.output) / 'README.md'}")

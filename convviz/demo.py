@@ -22,6 +22,7 @@ import numpy as np
 
 import convviz
 
+from . import layout
 from .geometry import prod
 
 #: Largest spatial length per axis an animation accepts, by rank.
@@ -83,9 +84,7 @@ class Spec:
     @property
     def input_shape(self) -> tuple:
         """Full input shape with a batch of 1, in the spec's data_format."""
-        if self.data_format == "channels_first":
-            return (1, self.channels, *self.spatial)
-        return (1, *self.spatial, self.channels)
+        return layout.join(1, self.spatial, self.channels, self.data_format)
 
     def layer_class(self):
         cls = convviz.LAYERS.get(self.name)
@@ -169,9 +168,7 @@ class Sample:
 
     def channel_plane(self, array: np.ndarray, channel: int = 0) -> np.ndarray:
         """The spatial array of one channel of batch item 0 of ``array``."""
-        if self.spec.data_format == "channels_first":
-            return array[0, channel]
-        return array[0, ..., channel]
+        return layout.to_last(array, self.spec.data_format)[0, ..., channel]
 
 
 def run(spec: Spec, seed: int = 0) -> Sample:

@@ -35,7 +35,7 @@ import numpy as np
 
 import convviz
 
-from . import catalog, formulas, geometry
+from . import catalog, formulas, geometry, layout
 from .layers import standardize_pairs, standardize_tuple
 
 # ----------------------------------------------------------------------------- sweep
@@ -258,10 +258,6 @@ def _fallback_formula(name: str, kw: Mapping, rank: int, n: int, axis: int):
     return out, latex, general
 
 
-def _spatial_of(shape, fmt: str) -> tuple:
-    return tuple(shape[2:]) if fmt == "channels_first" else tuple(shape[1:-1])
-
-
 def _run_point(name, kw, fmt, spatial, channels, axis) -> dict:
     """Everything :class:`Sweep` records for one point; never raises for a bad setting."""
     rank = len(spatial)
@@ -312,7 +308,7 @@ def _run_point(name, kw, fmt, spatial, channels, axis) -> dict:
         except Exception as exc:  # noqa: BLE001 - report, never raise
             point.update(stage="forward", error=f"{type(exc).__name__}: {exc}")
             return point
-    actual = _spatial_of(real, fmt)[axis]
+    actual = layout.spatial(real, fmt)[axis]
     same = tuple(real[1:]) == tuple(out_shape[1:])
     point.update(actual=float(actual), forward=run, valid=True, output_shape=out_shape,
                  agree=bool(same and actual == point["predicted"] and not empty))
@@ -1006,7 +1002,7 @@ def _check_shape(q: Question, text: str) -> Feedback:
         return Feedback(True, expected, f"Correct: {expected}.", shown)
     fmt = "channels_first" if any(kw.get("data_format") == "channels_first"
                                   for _, kw in q.entries) else "channels_last"
-    spatial = _spatial_of(answer, fmt)
+    spatial = layout.spatial(answer, fmt)
     if tuple(v for v in given if v is not None) == spatial:
         msg = "The spatial lengths are right, but the shape also has the batch and channel axes."
     elif len(given) == len(answer) and given[1:] == answer[1:]:

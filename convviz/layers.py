@@ -14,11 +14,11 @@ import re
 
 import numpy as np
 
-from . import activations, engine, formulas, geometry, initializers, regularizers
+from . import activations, engine, formulas, geometry, initializers, layout, regularizers
 from . import trace as _trace
 from .geometry import prod
+from .layout import DATA_FORMATS
 
-DATA_FORMATS = ("channels_last", "channels_first")
 _name_counts: dict[str, int] = {}
 _UNSET = object()
 
@@ -184,24 +184,17 @@ class Layer:
         """``(batch, spatial, channels)`` of a Keras-style shape, validated."""
         shape = tuple(None if v is None else int(v) for v in input_shape)
         if len(shape) != self.rank + 2:
-            layout = (
-                "(batch, *spatial, channels)"
-                if self.data_format == "channels_last"
-                else "(batch, channels, *spatial)"
-            )
+            order = ("(batch, channels, *spatial)" if layout.is_first(self.data_format)
+                     else "(batch, *spatial, channels)")
             raise ValueError(
                 f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible with "
-                f"the layer: expected ndim={self.rank + 2} {layout}, found ndim={len(shape)}. "
+                f"the layer: expected ndim={self.rank + 2} {order}, found ndim={len(shape)}. "
                 f"Full shape received: {shape}"
             )
-        if self.data_format == "channels_last":
-            return shape[0], shape[1:-1], shape[-1]
-        return shape[0], shape[2:], shape[1]
+        return layout.split(shape, self.data_format)
 
     def _join(self, batch, spatial, channels):
-        if self.data_format == "channels_last":
-            return (batch, *spatial, channels)
-        return (batch, channels, *spatial)
+        return layout.join(batch, spatial, channels, self.data_format)
 
     def compute_output_shape(self, input_shape):
         """Keras-style output shape; ``None`` (batch or spatial) stays ``None``."""
@@ -295,18 +288,18 @@ class Layer:
             self.build(x.shape)
         _, _, channels = self.split_shape(x.shape)
         if self._weight_names and channels != self.input_channels:
-            axis = -1 if self.data_format == "channels_last" else 1
+            axis = layout.channel_axis(self.data_format)
             raise ValueError(
                 f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis "
                 f"{axis} of input shape to have value {self.input_channels}, but received "
                 f"input with shape {x.shape}"
             )
         self.compute_output_shape(x.shape)  # validates spatial sizes with Keras's messages
-        last = x if self.data_format == "channels_last" else np.ascontiguousarray(
-            np.moveaxis(x, 1, -1))
+        first = layout.is_first(self.data_format)
+        last = np.ascontiguousarray(layout.to_last(x, self.data_format)) if first else x
         y = self._call_last(last)
-        if self.data_format == "channels_first":
-            y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
+        if first:
+            y = np.ascontiguousarray(layout.from_last(y, self.data_format))
         activation = getattr(self, "activation", activations.linear)
         if activation is not activations.linear:
             y = np.asarray(activation(y))

@@ -39,7 +39,7 @@ import numpy as np
 
 import convviz
 
-from . import catalog, formulas
+from . import catalog, formulas, layout
 from .layers import standardize_tuple
 
 
@@ -218,10 +218,8 @@ def _chain(entries, input_shape):
 
 def _axes_of(layer, ndim: int) -> tuple[list[int], int]:
     """Positions (among the non-batch axes) of the layer's spatial axes and channel axis."""
-    r = ndim - 2
-    if layer.data_format == "channels_first":
-        return list(range(1, r + 1)), 0
-    return list(range(r)), r
+    _, spatial, channel = layout.split(range(ndim), layer.data_format)
+    return [p - 1 for p in spatial], channel - 1
 
 
 def _ops(layers, shapes) -> list[dict]:

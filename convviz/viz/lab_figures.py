@@ -502,9 +502,8 @@ def stack_limits(entries: Sequence, input_shape: Sequence[int | None]) -> str | 
             out = tuple(layer.compute_output_shape(shape))
         except (KeyError, ValueError, TypeError):
             return None
-        first = getattr(layer, "data_format", "channels_last") == "channels_first"
-        cin = shape[1] if first else shape[-1]
-        spatial = out[2:] if first else out[1:-1]
+        _, _, cin = layer.split_shape(shape)
+        _, spatial, _ = layer.split_shape(out)
         if any(v is not None and v > MAX_INTERMEDIATE_AXIS for v in spatial):
             return (f"Layer {i} ({name}) would output {max(spatial)} cells along an axis; "
                     f"at most {MAX_INTERMEDIATE_AXIS} here.")

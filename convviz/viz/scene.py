@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import activations
+from .. import activations, layout
 from ..demo import Sample
 from ..geometry import prod
 
@@ -570,8 +570,7 @@ def _live(weight) -> np.ndarray:
 
 def _channels_last(sample: Sample, array) -> np.ndarray:
     """Batch item 0 of ``array`` as ``spatial + (channels,)``."""
-    a = np.asarray(array)[0]
-    return np.moveaxis(a, 0, -1) if sample.spec.data_format == "channels_first" else a
+    return layout.to_last(array, sample.spec.data_format)[0]
 
 
 def _head_px(cell: float, type_cell: float | None = None) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 import convviz
 
-from .. import catalog, geometry
+from .. import catalog, geometry, layout
 from ..demo import MAX_ANIMATION_SIZE, Spec
 from . import fields as codec
 from .fields import Field, rank_of
@@ -113,7 +113,7 @@ def _upsample_args(layer, v):
 
 
 DATA_FORMAT = Field("data_format", "data_format", "choice", "channels_last",
-                    choices=("channels_last", "channels_first"),
+                    choices=layout.DATA_FORMATS,
                     help="Where the channel axis sits: (batch, *spatial, C) or "
                     "(batch, C, *spatial).")
 CHANNELS = Field("channels", "Input channels", "int", 1, 1, 8)

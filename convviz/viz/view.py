@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import catalog, formulas
+from .. import catalog, formulas, layout
 from ..demo import Sample, Spec, run
 from ..geometry import AXIS_NAMES
 from . import figures, player
@@ -57,9 +57,7 @@ class ShapePanel:
         return self.formula_shape == self.spatial(self.engine_shape)
 
     def spatial(self, shape) -> tuple:
-        r = len(self.rows)
-        return tuple(shape[2:2 + r]) if self.layouts[0]["current"] == "channels_first" \
-            else tuple(shape[1:1 + r])
+        return tuple(layout.spatial(shape, self.layouts[0]["current"]))
 
 
 @dataclass
@@ -108,18 +106,15 @@ def layouts(spec: Spec, output_spatial: tuple, out_channels: int) -> list:
     """The input/output shape in both data formats and the axes the window moves along."""
     r = spec.rank
     out = []
-    for fmt in ("channels_last", "channels_first"):
-        first = fmt == "channels_first"
-        moving = tuple(range(2, 2 + r)) if first else tuple(range(1, 1 + r))
+    for fmt in layout.DATA_FORMATS:
+        _, moving, channel = layout.split(range(r + 2), fmt)
         out.append({
             "data_format": fmt,
             "current": spec.data_format,
-            "input": (None, spec.channels, *spec.spatial) if first
-            else (None, *spec.spatial, spec.channels),
-            "output": (None, out_channels, *output_spatial) if first
-            else (None, *output_spatial, out_channels),
-            "window axes": moving,
-            "channel axis": 1 if first else r + 1,
+            "input": layout.join(None, spec.spatial, spec.channels, fmt),
+            "output": layout.join(None, output_spatial, out_channels, fmt),
+            "window axes": tuple(moving),
+            "channel axis": channel,
             "axis names": AXIS_NAMES[r],
         })
     return out
@@ -133,7 +128,7 @@ def shape_panel(sample: Sample) -> ShapePanel:
     for row in rows:
         row["name"] = AXIS_NAMES[spec.rank][row["axis"]]
     spatial_out = tuple(r["result"] for r in rows)
-    cout = out_shape[1] if spec.data_format == "channels_first" else out_shape[-1]
+    cout = layout.channels(out_shape, spec.data_format)
     return ShapePanel(
         keras_call=catalog.keras_call(spec.name, spec.arguments),
         input_shape=shape_in, output_shape=out_shape, engine_shape=tuple(sample.y.shape),
