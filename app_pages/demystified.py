@@ -9,7 +9,6 @@ from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, scene_player
 from convviz.viz.view import build
 
-MAX_OUTPUT = 96
 P = page_fields.DEMYSTIFIED
 links.load("demystified", P)
 
@@ -33,15 +32,10 @@ def views(n, k, s):
     return build(spec, view="gather"), build(spec, view="scatter")
 
 
-if n * s ** layers > MAX_OUTPUT:
-    st.error(f"**Too large for this page.** The output would have {n} x {s}^{layers} = "
-             f"{n * s ** layers} cells per axis; at most {MAX_OUTPUT} here. Lower the input "
-             "size, the strides or the number of layers.", icon=":material/block:")
-    st.stop()
 try:
     c = stack.compare_upsampling(n, k, s, layers=layers)
-except ValueError as exc:
-    st.error(f"**This configuration is not allowed.** {exc}", icon=":material/block:")
+except ValueError as exc:  # a setting Keras refuses, or too large for the page
+    st.error(f"**These settings cannot be compared.** {exc}", icon=":material/block:")
     st.stop()
 
 t, u = c["transposed"], c["upsample_conv"]
@@ -59,9 +53,7 @@ for col, (side, title, scale) in zip(st.columns(2), sides):
         box = {"checkerboard": st.warning, "even": st.success, "edges": st.info}[kind]
         box(text, icon=":material/grid_view:" if kind == "checkerboard" else
             ":material/check:")
-rule = (f"k mod s = {k} mod {s} = {k % s}"
-        + (" = 0: no checkerboard." if k % s == 0 else " ≠ 0: the checkerboard appears."))
-st.info(f"**{rule}** {c['explanation']}", icon=":material/lightbulb:")
+st.info(f"**{c['rule']}** {c['explanation']}", icon=":material/lightbulb:")
 
 st.header("The transposed convolution, two ways to read it")
 st.caption(f"The first `Conv2DTranspose(1, {k}, strides={s}, padding=\"same\")` on a {n}x{n} "

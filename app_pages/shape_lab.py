@@ -56,10 +56,11 @@ with sweep_tab:
             st.plotly_chart(lf.sweep_figure(sw), key="lab.sweep_chart", config=PLOTLY_CONFIG)
             st.markdown(f"General formula of axis {sw.axis} for "
                         f"`{lab.short_call(name, sw.kwargs)}`, and three points:")
-            st.latex(f"\\text{{out}} = {sw.general}" if sw.general else "\\text{(no formula)}")
+            st.latex(f"\\text{{out}} = {sw.general.latex()}" if sw.general
+                     else "\\text{(no formula)}")
             label = "\\text{" + arg.replace("_", "\\_") + "}"
             for sample in sw.samples(3):
-                st.latex(f"{label} = {sample['value']}:\\quad {sample['latex']}")
+                st.latex(f"{label} = {sample['value']}:\\quad {sample['formula'].latex()}")
             st.dataframe([{k: r[k] for k in ("value", "predicted", "actual", "agree", "error")}
                           for r in sw.rows()], hide_index=True, key="lab.points", height=240)
 
@@ -86,8 +87,7 @@ with quiz_tab:
                                placeholder="e.g. (None, 8, 8, 4) · (0, 1) (0, 2) · 1792")
         if st.form_submit_button("Check", key="lab.submit", type="primary"):
             feedback = lab.check(q, answer)
-            if S.get("lab.feedback", (None,))[0] != ident:
-                S["lab.score"] = S["lab.score"].record(feedback.correct)
+            S["lab.score"] = S["lab.score"].answer(ident, feedback.correct)
             S["lab.feedback"] = (ident, feedback)
     got = S.get("lab.feedback")
     if got and got[0] == ident:

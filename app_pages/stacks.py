@@ -22,21 +22,21 @@ links.notices("stacks")
 
 
 def edit(op, i=None):
-    entries = S["stacks.entries"]
+    model = stack.Stack((), S["stacks.entries"])
     if op == "add":
         try:
             kwargs = lf.parse_kwargs(S.get("stacks.kwargs", ""), S["stacks.layer"])
         except ValueError as exc:
             S["stacks.add_error"] = str(exc)
             return
-        entries.append((S["stacks.layer"], kwargs))
+        model = model.add(S["stacks.layer"], kwargs)
     elif op == "remove":
-        entries.pop(i)
+        model = model.remove(i)
     elif op in ("up", "down"):
-        j = i - 1 if op == "up" else i + 1
-        entries[i], entries[j] = entries[j], entries[i]
+        model = model.move(i, i - 1 if op == "up" else i + 1)
     elif op == "reset":
-        S["stacks.entries"] = list(DEFAULT)
+        model = stack.Stack((), DEFAULT)
+    S["stacks.entries"] = list(model.entries)
     S.pop("stacks.add_error", None)
 
 

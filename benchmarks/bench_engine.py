@@ -49,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import convviz  # noqa: E402
-from convviz import engine  # noqa: E402
+from convviz import parallel  # noqa: E402
 
 THREADS = 2
 GEMM_BOUND = ("conv2d k3", "conv3d", "conv1d k5")
@@ -254,12 +254,12 @@ def main(argv=None):
         memory_check()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"python {platform.python_version()}, numpy {np.__version__}")
-    if engine._can_split():
-        print(f"convviz: chunks on {engine.THREADS} worker threads, each with a single-threaded "
-              "OpenBLAS (engine.BLAS_SPLIT)")
+    if parallel.can_split():
+        print(f"convviz: chunks on {parallel.THREADS} worker threads, each with a "
+              "single-threaded OpenBLAS (parallel.BLAS_SPLIT)")
     else:
         print("convviz: chunks one after another, BLAS on its own threads "
-              "(NumPy's OpenBLAS not found, or engine.BLAS_SPLIT off)")
+              "(NumPy's OpenBLAS not found, or parallel.BLAS_SPLIT off)")
     torch = None if args.no_torch or dtype != np.float32 else load_torch()
     if torch is not None:
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "

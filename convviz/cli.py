@@ -20,8 +20,6 @@ Layer arguments are the Keras constructor arguments with dashes (``--kernel-size
 (None, 5, 5, 3)
 >>> parse_input("(None, 3, 15, 15)", rank=2, channels=None, data_format="channels_first")
 (None, 3, 15, 15)
->>> latex_to_text(r"\\left\\lfloor \\frac{15 - 3}{2} \\right\\rfloor + 1 = 7")
-'floor((15 - 3) / 2) + 1 = 7'
 """
 
 from __future__ import annotations
@@ -280,52 +278,8 @@ def layer_kwargs(cls, given: dict, extras: Sequence[str], defaults: dict | None 
 
 
 # ----------------------------------------------------------------------------- shape
-def latex_to_text(latex: str) -> str:
-    """Plain text of the formulas in :mod:`convviz.formulas` (floor/ceil, fractions, dots)."""
-    s = latex
-    for name in ("floor", "ceil"):
-        s = s.replace(f"\\left\\l{name}", f"{name}(").replace(f"\\right\\r{name}", ")")
-    while "\\frac{" in s:
-        start = s.index("\\frac{")
-        num, after = _braced(s, start + len("\\frac"))
-        den, end = _braced(s, after)
-        s = s[:start] + f"{_group(num)} / {_group(den)}" + s[end:]
-    s = s.replace("\\cdot", " * ").replace("\\bmod", " mod ").replace("\\max", "max")
-    s = re.sub(r"_\{(\w+)\}", r"_\1", s)
-    s = re.sub(r"\s+", " ", s)
-    s = re.sub(r"\(\s+", "(", s)
-    s = re.sub(r"\s+\)", ")", s)
-    return s.strip()
-
-
-def _braced(s: str, i: int) -> tuple[str, int]:
-    """The text inside the braces opening at ``s[i]`` and the index after them."""
-    depth = 0
-    for j in range(i, len(s)):
-        depth += {"{": 1, "}": -1}.get(s[j], 0)
-        if depth == 0:
-            return s[i + 1:j], j + 1
-    raise ValueError(f"unbalanced braces in {s!r}")
-
-
-def _group(text: str) -> str:
-    text = text.strip()
-    return f"({text})" if re.search(r"[\s+\-*/]", text) else text
-
-
 def _axis_label(rank: int, axis: int) -> str:
     return f"axis {axis} ({AXIS_NAMES[rank][axis]})"
-
-
-def _pads_text(kind: str, pads) -> str:
-    lo, hi = pads
-    if kind == "transpose":
-        return f"crop {lo} from the start of the scatter result"
-    if kind == "crop":
-        return f"cropped (start, end) = ({-lo}, {-hi})"
-    if kind == "upsample":
-        return ""
-    return f"padding (lo, hi) = ({lo}, {hi})"
 
 
 def shape_report(layer, kwargs: dict, input_shape) -> str:
@@ -338,17 +292,17 @@ def shape_report(layer, kwargs: dict, input_shape) -> str:
     lines = [keras_call(type(layer).__name__, kwargs),
              f"input shape:  {format_shape(input_shape)}",
              f"output shape: {format_shape(out_shape)}", ""]
-    generals = {latex_to_text(r["general"]) for r in rows}
+    generals = {r["general"].text() for r in rows}
     lines.append("output length per spatial axis"
                  + (f": {generals.pop()}" if len(generals) == 1 else ""))
     labels = [_axis_label(len(rows), r["axis"]) + ":" for r in rows]
-    texts = [f"{label.ljust(max(map(len, labels)))} {latex_to_text(r['latex'])}"
+    texts = [f"{label.ljust(max(map(len, labels)))} {r['formula'].text()}"
              for label, r in zip(labels, rows)]
     width = max(len(t) for t in texts)
     for text, r in zip(texts, rows):
-        extra = _pads_text(layer.trace_kind, r["pads"])
+        extra = r["note"]
         if len(generals) > 1:
-            extra = f"general {latex_to_text(r['general'])}; " + extra
+            extra = f"general {r['general'].text()}; " + extra
         lines.append(f"  {text.ljust(width)}   {extra}".rstrip())
     lines.append("")
     _, _, channels = layer.split_shape(input_shape)
@@ -372,7 +326,7 @@ def _derivation_hint(layer, input_shape) -> str:
         rows = formulas.derivations(layer, input_shape)
     except Exception:  # a hint only: the layer's ValueError is what matters
         return ""
-    return "\n".join(f"  {_axis_label(len(rows), r['axis'])}: {latex_to_text(r['latex'])}"
+    return "\n".join(f"  {_axis_label(len(rows), r['axis'])}: {r['formula'].text()}"
                      for r in rows)
 
 

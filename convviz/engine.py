@@ -9,40 +9,36 @@ Memory is bounded by working in chunks of the batch (and, for a single huge
 sample, of the first output axis): the im2col buffer of one chunk stays under
 :data:`CHUNK_BYTES` (unless one row of the first output axis alone is larger; each
 worker thread has its own), and zero padding is written per chunk, never as a padded
-copy of the whole input.  The chunks of a convolution run on :data:`THREADS` worker
-threads, each calling a single-threaded BLAS, when NumPy's OpenBLAS can be told so
-(:data:`BLAS_SPLIT`).
+copy of the whole input.  The chunks of a convolution run on
+:data:`convviz.parallel.THREADS` worker threads, each calling a single-threaded BLAS,
+when NumPy's OpenBLAS can be told so (:data:`convviz.parallel.BLAS_SPLIT`); which
+thread runs which chunk, and the BLAS thread count meanwhile, is
+:mod:`convviz.parallel`'s business.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import glob
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import parallel
 from .geometry import effective_kernel, prod
 
 #: Upper bound for the temporary buffers of one chunk (im2col columns, scatter cols).
 CHUNK_BYTES = 48 * 2**20
 
 #: Preferred rows (output cells) per matmul when chunks run one after another with BLAS
-#: on all its threads (im2col without :data:`BLAS_SPLIT`, tiled transposed convs), and
-#: per chunk of a 1x1 convolution in either mode: the columns of one chunk then stay in
-#: L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
+#: on all its threads (im2col without :data:`parallel.BLAS_SPLIT`, tiled transposed
+#: convs), and per chunk of a 1x1 convolution in either mode: the columns of one chunk
+#: then stay in L2/L3 and OpenBLAS still runs near its peak (measured on a 2-core Zen 4).
 GEMM_ROWS = 4096
 
 #: Groups with fewer filters are merged into block-diagonal matmuls of at least this many
 #: (0: never merge).  Measured with single-threaded matmuls on worker threads, 64
 #: channels in and out on 56x56: 16 beats 32 and 8 for 4, 8, 16 and 32 groups (groups=4,
 #: 16 filters each, unmerged: 20 ms vs 27 ms merged in pairs); tiny groups (2 filters)
-#: unmerged are 7x slower.  Without :data:`BLAS_SPLIT` (MKL, Accelerate) 32 measured best
-#: in session 3; 16 is kept there too, untuned.
+#: unmerged are 7x slower.  Without :data:`parallel.BLAS_SPLIT` (MKL, Accelerate) 32
+#: measured best in session 3; 16 is kept there too, untuned.
 MIN_GROUP_FILTERS = 16
 
 #: When a kernel row's taps are not adjacent in memory (dilation along the last axis, or
@@ -58,165 +54,13 @@ TAKE_BYTES = 64
 CACHE_BYTES = 2 * 2**20
 
 #: Target bytes (GEMM columns + scatter buffer) of one batch chunk of a transposed conv
-#: whose chunks run one after another (without :data:`BLAS_SPLIT`).
+#: whose chunks run one after another (without :data:`parallel.BLAS_SPLIT`).
 TRANSPOSE_BYTES = 16 * 2**20
 
-#: Worker threads for the memory-bound kernels and, with :data:`BLAS_SPLIT`, for the
-#: chunks of the matmul-bound ones (NumPy ufuncs, copies and BLAS calls release the GIL).
-THREADS = max(1, min(os.cpu_count() or 1, 8))
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _parallel(fn, tasks, state=None) -> None:
-    """Run ``fn(*task)`` for every task, on :data:`THREADS` threads when worth it.
-
-    With ``state``, each worker first calls ``state()`` once (e.g. to allocate its own
-    scratch buffers) and then runs ``fn(*task, *state_value)``.  If a task raises, no
-    new task starts, the running ones finish, and the error of the first worker (in
-    submission order) that failed is raised here.
-    """
-    global _POOL
-    tasks = list(tasks)
-    n = min(THREADS, len(tasks))
-    pending, lock, failed = iter(tasks), threading.Lock(), []
-
-    def worker():
-        # Each worker takes the next task when it is free: a worker slowed down (by a
-        # longer task, or by the host taking its core away) gets fewer of them.  After
-        # a task fails, no worker starts another one.
-        try:
-            extra = () if state is None else tuple(state())
-            while True:
-                with lock:
-                    task = None if failed else next(pending, None)
-                if task is None:
-                    return
-                fn(*task, *extra)
-        except BaseException:
-            failed.append(True)
-            raise
-
-    if n < 2:
-        if tasks:
-            worker()
-        return
-    with _BLAS_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="convviz")
-    futures = [_POOL.submit(worker) for _ in range(n)]
-    try:
-        wait(futures)  # every worker has stopped before the first error is raised
-    except BaseException:  # e.g. KeyboardInterrupt: start no further task
-        failed.append(True)
-        raise
-    for f in futures:
-        f.result()
-
-
-# ----------------------------------------------------------------------------- BLAS threads
-#: Run the chunks of a convolution on :data:`THREADS` worker threads, each calling a
-#: single-threaded BLAS, instead of one chunk after another with a multi-threaded BLAS.
-#: The im2col gathers then run in parallel too, and no BLAS thread is woken (or left
-#: spinning) per chunk; measured on the 2-vCPU benchmark VM, a multi-threaded OpenBLAS
-#: on these narrow (about 4096 x 432 x 32) matmuls sometimes ran at half the speed of a
-#: single thread.  Only possible when NumPy's OpenBLAS is found (see :func:`_blas_api`).
-BLAS_SPLIT = True
-
 #: Target bytes of the im2col columns of one chunk when chunks run on worker threads
-#: (:data:`BLAS_SPLIT`): small enough to stay in the core's L2 cache between the gather
-#: and the single-threaded matmul that reads them.
+#: (:data:`parallel.BLAS_SPLIT`): small enough to stay in the core's L2 cache between the
+#: gather and the single-threaded matmul that reads them.
 SPLIT_BYTES = 4 * 2**20
-
-_BLAS: tuple | bool | None = None  # (get, set) thread-count functions, False: not found
-_BLAS_LOCK = threading.Lock()
-_BLAS_USERS = 0  # calls currently running with BLAS set to one thread
-_BLAS_SAVED = 1  # the thread count to restore when the last of them finishes
-
-
-def _blas_api():
-    """The ``(get_num_threads, set_num_threads)`` functions of NumPy's OpenBLAS, or False.
-
-    NumPy's wheels bundle OpenBLAS (``numpy.libs/libscipy_openblas*``, symbols with a
-    ``scipy_`` prefix and ``64_`` suffix); other builds (MKL, Accelerate, a system
-    OpenBLAS) are left alone: the convolutions then use BLAS's own threads.
-    """
-    global _BLAS
-    with _BLAS_LOCK:
-        if _BLAS is None:
-            _BLAS = _find_blas()
-    return _BLAS
-
-
-def _find_blas():
-    # Only a library this process has already loaded (RTLD_NOLOAD): a stray copy in
-    # numpy.libs would have its own thread pool, and setting it would not affect NumPy.
-    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
-    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path, mode=mode) if mode else ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_{}64_", "openblas_{}64_", "openblas_{}"):
-            try:
-                get = getattr(lib, name.format("get_num_threads"))
-                put = getattr(lib, name.format("set_num_threads"))
-            except AttributeError:
-                continue
-            get.restype, get.argtypes = ctypes.c_int, []
-            put.restype, put.argtypes = None, [ctypes.c_int]
-            return (get, put)
-    return False
-
-
-def _can_split() -> bool:
-    """Whether chunks of matmuls can run on worker threads with a single-threaded BLAS."""
-    return bool(BLAS_SPLIT and THREADS > 1 and _blas_api())
-
-
-@contextlib.contextmanager
-def _blas_split(wanted: bool):
-    """Yield True, with BLAS set to one thread until the block ends, when ``wanted`` and
-    :func:`_can_split`; else yield False and change nothing.  Nested and concurrent
-    calls are counted: the last one to finish restores the count the first one found."""
-    global _BLAS_USERS, _BLAS_SAVED
-    api = _blas_api() if wanted and _can_split() else False
-    if not api:
-        yield False
-        return
-    get, put = api
-    with _BLAS_LOCK:
-        if _BLAS_USERS == 0:
-            _BLAS_SAVED = get()
-            put(1)
-        _BLAS_USERS += 1
-    try:
-        yield True
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_USERS -= 1
-            if _BLAS_USERS == 0:
-                put(_BLAS_SAVED)
-
-
-def _matmul_chunks(fn, tasks, state=None, split=True, **serial) -> None:
-    """Run ``fn(*task, *state())`` for every chunk of a matmul-bound kernel.
-
-    On :data:`THREADS` worker threads with BLAS on one thread (:func:`_blas_split`) when
-    ``split`` and :func:`_can_split` allow it and there are several chunks; else one
-    chunk after another on this thread, with one ``state()`` and the keyword arguments
-    ``serial`` (e.g. to let the chunk use threads of its own).
-    """
-    tasks = list(tasks)
-    with _blas_split(split and len(tasks) > 1) as on_workers:
-        if on_workers:
-            _parallel(fn, tasks, state)
-        else:
-            extra = () if state is None else tuple(state())
-            for task in tasks:
-                fn(*task, *extra, **serial)
-
 
 # ----------------------------------------------------------------------------- padding
 def pad(x: np.ndarray, pads) -> np.ndarray:
@@ -385,23 +229,23 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
     The output is computed in chunks of about :data:`SPLIT_BYTES` of im2col columns on
-    :data:`THREADS` worker threads, each with a single-threaded BLAS (:data:`BLAS_SPLIT`;
-    else one chunk of about :data:`GEMM_ROWS` output cells after another, each matmul
-    on all of BLAS's threads).  Chunks are whole samples when they fit, else rows of
-    the first output axis.  Per chunk, the padded input rows it reads (its *slab*)
-    are written into a small reusable buffer, zero borders included, so the whole
-    input is never copied to pad it; then its im2col
-    columns are gathered into one preallocated contiguous buffer and multiplied straight
-    into the output with ``np.matmul(out=)``; the bias is added while the chunk is in
-    cache.  The gather copies contiguous runs as single items from a window view
-    (:func:`_runs`): a whole kernel row of channels when its taps are adjacent; when
-    they are not (dilation along the last axis, or groups) and one channel vector is at
-    least :data:`TAKE_BYTES` long, it is a single ``np.take`` of channel vectors (one
-    index per output cell and tap) instead.  Each group is gathered from its own
-    channel slice and multiplied into its own filters, so grouped convolutions cost no
-    more than their own FLOPs (groups narrower than :data:`MIN_GROUP_FILTERS` are merged
-    into block-diagonal matmuls at least that wide).  A 1x1 convolution needs no columns
-    at all: it is chunked by :data:`GEMM_ROWS` cells in either mode.
+    :data:`parallel.THREADS` worker threads, each with a single-threaded BLAS
+    (:data:`parallel.BLAS_SPLIT`; else one chunk of about :data:`GEMM_ROWS` output cells
+    after another, each matmul on all of BLAS's threads).  Chunks are whole samples when they
+    fit, else rows of the first output axis.  Per chunk, the padded input rows it reads (its
+    *slab*) are written into a small reusable buffer, zero borders included, so the whole
+    input is never copied to pad it; then its im2col columns are gathered into one
+    preallocated contiguous buffer and multiplied straight into the output with
+    ``np.matmul(out=)``; the bias is added while the chunk is in cache.  The gather copies
+    contiguous runs as single items from a window view (:func:`_runs`): a whole kernel row
+    of channels when its taps are adjacent; when they are not (dilation along the last axis,
+    or groups) and one channel vector is at least :data:`TAKE_BYTES` long, it is a single
+    ``np.take`` of channel vectors (one index per output cell and tap) instead.  Each group
+    is gathered from its own channel slice and multiplied into its own filters, so grouped
+    convolutions cost no more than their own FLOPs (groups narrower than
+    :data:`MIN_GROUP_FILTERS` are merged into block-diagonal matmuls at least that wide).  A
+    1x1 convolution needs no columns at all: it is chunked by :data:`GEMM_ROWS` cells in
+    either mode.
 
     Parameters
     ----------
@@ -437,7 +281,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
                 y2[sl] += bias
 
         chunks = _chunks(x2.shape[0], cg * item, GEMM_ROWS * cg * item)
-        _matmul_chunks(pointwise, [(sl,) for sl in chunks])
+        parallel.matmul_chunks(pointwise, [(sl,) for sl in chunks])
         return y
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
@@ -465,7 +309,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     per_row = inner * KC * item
     # On workers only while THREADS rows of columns fit CHUNK_BYTES: every worker has a
     # column buffer of its own, and THREADS chunks of huge rows would multiply the peak.
-    split = _can_split() and THREADS * per_row <= CHUNK_BYTES
+    split = parallel.can_split() and parallel.THREADS * per_row <= CHUNK_BYTES
     target = SPLIT_BYTES if split else GEMM_ROWS * KC * item
     chunks = list(_row_chunks(B, out_shape[0], per_row, max(target, per_row)))
     span = [len(range(*rs.indices(out_shape[0]))) for _, rs in chunks]
@@ -518,16 +362,17 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         return (np.empty(rows_max * KC, dtype=dtype),
                 np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None)
 
-    _matmul_chunks(work, [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)], buffers,
-                   split)
+    parallel.matmul_chunks(work, [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)],
+                           buffers, split)
     return y
 
 
 def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
     """Depthwise N-d convolution as a shift-multiply-add over kernel taps.
 
-    Works on cache-sized chunks of (batch, first output axis), on :data:`THREADS`
-    threads; taps are summed in ``np.ndindex`` order, then the bias is added.
+    Works on cache-sized chunks of (batch, first output axis), on
+    :data:`parallel.THREADS` threads; taps are summed in ``np.ndindex`` order, then the
+    bias is added.
 
     Parameters
     ----------
@@ -575,7 +420,7 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
         if b is not None:
             ysub += b
 
-    _parallel(work, _row_chunks(B, out_shape[0], per_row, CACHE_BYTES))
+    parallel.run(work, _row_chunks(B, out_shape[0], per_row, CACHE_BYTES))
     return y.reshape(B, *out_shape, C * M)
 
 
@@ -588,9 +433,10 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     the taps do not overlap (stride == kernel, no crop) the scatter is a plain
     transposed copy, else a scatter-add straight into the output initialised with the
     bias: cropped cells are never computed into a buffer and copied.  Chunks of about
-    :data:`SPLIT_BYTES` run on :data:`THREADS` worker threads with a single-threaded
-    BLAS (:data:`BLAS_SPLIT`); else one larger chunk after another, its matmul on all
-    of BLAS's threads and its scatter-add on :data:`THREADS` threads.
+    :data:`SPLIT_BYTES` run on :data:`parallel.THREADS` worker threads with a
+    single-threaded BLAS (:data:`parallel.BLAS_SPLIT`); else one larger chunk after
+    another, its matmul on all of BLAS's threads and its scatter-add on
+    :data:`parallel.THREADS` threads.
 
     Parameters
     ----------
@@ -673,9 +519,9 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
             if bias is not None:
                 y[bs] += bias
         elif threads:  # the scatter on THREADS threads, over parts of the chunk
-            step = max(1, -(-nb // THREADS))
-            _parallel(lambda b0, b1: scatter(y[bs][b0:b1], cols[b0:b1]),
-                      [(b, min(b + step, nb)) for b in range(0, nb, step)])
+            step = max(1, -(-nb // parallel.THREADS))
+            parallel.run(lambda b0, b1: scatter(y[bs][b0:b1], cols[b0:b1]),
+                         [(b, min(b + step, nb)) for b in range(0, nb, step)])
         else:
             scatter(y[bs], cols)
 
@@ -686,20 +532,21 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     # On workers only while THREADS samples of columns fit CHUNK_BYTES: every worker has
     # a buffer of its own, at least a sample (never split), and THREADS huge samples
     # would multiply the peak memory.
-    split = _can_split() and B > 1 and THREADS * cols_per_sample * item <= CHUNK_BYTES
+    split = (parallel.can_split() and B > 1
+             and parallel.THREADS * cols_per_sample * item <= CHUNK_BYTES)
     if split:
         target = SPLIT_BYTES
     elif tiled:
         target = max(GEMM_ROWS * K * filters * item, 1)
     else:
-        target = max(TRANSPOSE_BYTES, THREADS * per_sample)
+        target = max(TRANSPOSE_BYTES, parallel.THREADS * per_sample)
     tasks = [(bs,) for bs in _chunks(B, per_sample, target)]
     nb_max = tasks[0][0].stop - tasks[0][0].start
 
     def buffers():
         return (np.empty(nb_max * cols_per_sample, dtype=x.dtype),)
 
-    _matmul_chunks(chunk, tasks, buffers, split, threads=True)
+    parallel.matmul_chunks(chunk, tasks, buffers, split, threads=True)
     return y
 
 
@@ -716,7 +563,7 @@ def resize_axis(x, axis, idx, w) -> np.ndarray:
     """Resample one spatial axis with per-output source cells and weights.
 
     Taps are gathered (``np.take``), weighted and summed in order, on cache-sized chunks
-    of the batch (or of the axis before ``axis``) on :data:`THREADS` threads.
+    of the batch (or of the axis before ``axis``) on :data:`parallel.THREADS` threads.
 
     Parameters
     ----------
@@ -736,7 +583,7 @@ def resize_axis(x, axis, idx, w) -> np.ndarray:
     T = idx.shape[1]
     wcols = [np.ascontiguousarray(w[:, t]).reshape(shape) for t in range(T)]
     # Chunk along axis 0, or along axis 1 when resampling a later axis of few samples.
-    cax = 1 if (axis > 1 and x.shape[0] < 4 * THREADS) else 0
+    cax = 1 if (axis > 1 and x.shape[0] < 4 * parallel.THREADS) else 0
     per_item = y.nbytes // max(y.shape[cax], 1)
     lead = (slice(None),) * cax
 
@@ -750,5 +597,5 @@ def resize_axis(x, axis, idx, w) -> np.ndarray:
             if t:
                 ys += tmp
 
-    _parallel(work, [(sl,) for sl in _chunks(y.shape[cax], per_item, CACHE_BYTES)])
+    parallel.run(work, [(sl,) for sl in _chunks(y.shape[cax], per_item, CACHE_BYTES)])
     return y

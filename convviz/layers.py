@@ -129,11 +129,35 @@ def snake_name(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _auto_name(cls_name: str) -> str:
+def next_name(cls_name: str, counts: dict[str, int]) -> str:
+    """The name Keras gives the next layer of class ``cls_name``, counting in ``counts``:
+    ``conv2d``, then ``conv2d_1``, ... (pass a fresh dict for a fresh model's names)."""
     base = snake_name(cls_name)
-    count = _name_counts.get(base, 0)
-    _name_counts[base] = count + 1
+    count = counts.get(base, 0)
+    counts[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
+
+
+def _auto_name(cls_name: str) -> str:
+    return next_name(cls_name, _name_counts)
+
+
+# ----------------------------------------------------------------------------- formula parts
+_C_IN, _C_OUT = formulas.sub("C", "in"), formulas.sub("C", "out")
+_TIMES = formulas.TIMES
+_PROD_K = formulas.sym("\\prod k", "prod k")
+
+
+def _kernel_terms(kernel_size) -> formulas.Formula:
+    """``3 * 3`` of a kernel size, as factors."""
+    parts = []
+    for i, k in enumerate(kernel_size):
+        parts += [_TIMES, k] if i else [k]
+    return formulas.term(*parts)
+
+
+def _filters_formula(c_out) -> formulas.Formula:
+    return formulas.term(_C_OUT, " = ", formulas.word("filters"), f" = {c_out}")
 
 
 # ----------------------------------------------------------------------------- base
@@ -260,6 +284,15 @@ class Layer:
             new.append(value.astype(self.dtype))
         for name, value in zip(self._weight_names, new):
             setattr(self, name, value)
+
+    def channel_formula(self, c_in: int, c_out: int) -> formulas.Formula:
+        """How the output's channel count follows from the input's (filled in)."""
+        return formulas.term(_C_OUT, " = ", _C_IN, f" = {c_out}")
+
+    def params_formula(self, channels: int) -> formulas.Formula | None:
+        """``general = terms`` of the parameter count on ``channels`` input channels
+        (None: the layer has no weights)."""
+        return None
 
     def count_params(self):
         if not self.built:
@@ -398,6 +431,11 @@ class _WindowedConv(Layer):
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
 
+    def axis_formula(self, axis: int, n: int) -> formulas.AxisFormula:
+        """The output length of spatial axis ``axis`` (``n`` cells) and how it is worked out."""
+        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
+                                  self.dilation_rate[axis], self.padding)
+
     def pads(self, spatial):
         """``((lo, hi), ...)`` the window slides over, per spatial axis."""
         return tuple(
@@ -495,10 +533,15 @@ class BaseConv(_WindowedConv):
 
     trace_kind = "conv"
 
-    def axis_formula(self, axis: int, n: int):
-        """``(out, latex, general latex, pads)`` of spatial axis ``axis`` of length ``n``."""
-        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
-                                  self.dilation_rate[axis], self.padding)
+    def channel_formula(self, c_in, c_out):
+        return _filters_formula(c_out)
+
+    def params_formula(self, channels):
+        g, f = self.groups, self.filters
+        c = f"({channels}/{g})" if g > 1 else channels
+        general = formulas.term(_PROD_K, _TIMES, _C_IN, "/g", _TIMES, "F + F")
+        return formulas.term(general, " = ", _kernel_terms(self.kernel_size), _TIMES, c,
+                             _TIMES, f, f" + {f}" if self.use_bias else "")
 
     def macs_per_sample(self, spatial, out_spatial, channels) -> int:
         return prod(out_spatial) * self.filters * prod(self.kernel_size) * (
@@ -570,9 +613,16 @@ class BaseDepthwiseConv(_WindowedConv):
 
     trace_kind = "depthwise"
 
-    def axis_formula(self, axis: int, n: int):
-        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
-                                  self.dilation_rate[axis], self.padding)
+    def channel_formula(self, c_in, c_out):
+        m = self.depth_multiplier
+        return formulas.term(_C_OUT, " = ", _C_IN, _TIMES, formulas.word("depth_multiplier"),
+                             f" = {c_in}", _TIMES, f"{m} = {c_out}")
+
+    def params_formula(self, channels):
+        m = self.depth_multiplier
+        general = formulas.term(_PROD_K, _TIMES, _C_IN, _TIMES, "M + ", _C_IN, " M")
+        return formulas.term(general, " = ", _kernel_terms(self.kernel_size), _TIMES,
+                             channels, _TIMES, m, f" + {channels * m}" if self.use_bias else "")
 
     def macs_per_sample(self, spatial, out_spatial, channels) -> int:
         return prod(out_spatial) * channels * self.depth_multiplier * prod(self.kernel_size)
@@ -653,9 +703,15 @@ class BaseSeparableConv(_WindowedConv):
 
     trace_kind = "separable"
 
-    def axis_formula(self, axis: int, n: int):
-        return formulas.conv_axis(n, self.kernel_size[axis], self.strides[axis],
-                                  self.dilation_rate[axis], self.padding)
+    def channel_formula(self, c_in, c_out):
+        return _filters_formula(c_out)
+
+    def params_formula(self, channels):
+        m, f = self.depth_multiplier, self.filters
+        general = formulas.term(_PROD_K, _TIMES, _C_IN, " M + ", _C_IN, " M", _TIMES, "F + F")
+        return formulas.term(general, " = ", _kernel_terms(self.kernel_size), _TIMES,
+                             channels, _TIMES, f"{m} + {channels * m}", _TIMES, f,
+                             f" + {f}" if self.use_bias else "")
 
     def macs_per_sample(self, spatial, out_spatial, channels) -> int:
         mid = channels * self.depth_multiplier  # depthwise taps, then the pointwise mix
@@ -782,6 +838,15 @@ class BaseConvTranspose(_WindowedConv):
         op = self.output_padding[axis] if self.output_padding else None
         return formulas.transpose_axis(n, self.kernel_size[axis], self.strides[axis],
                                        self.dilation_rate[axis], self.padding, op)
+
+    def channel_formula(self, c_in, c_out):
+        return _filters_formula(c_out)
+
+    def params_formula(self, channels):
+        f = self.filters
+        general = formulas.term(_PROD_K, _TIMES, "F", _TIMES, _C_IN, " + F")
+        return formulas.term(general, " = ", _kernel_terms(self.kernel_size), _TIMES, f,
+                             _TIMES, channels, f" + {f}" if self.use_bias else "")
 
     def macs_per_sample(self, spatial, out_spatial, channels) -> int:
         # every input cell times every tap; no multiplications by inserted zeros

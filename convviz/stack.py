@@ -40,7 +40,7 @@ import numpy as np
 import convviz
 
 from . import catalog, formulas, layout
-from .layers import standardize_tuple
+from .layers import next_name, standardize_tuple
 
 
 # ----------------------------------------------------------------------------- summary
@@ -100,17 +100,7 @@ def _norm_entries(entries) -> tuple:
 
 def _keras_names(entries) -> list[str]:
     counts: dict[str, int] = {}
-    names = []
-    for name, _ in entries:
-        info = catalog.BY_NAME.get(name)
-        if info is None:
-            names.append("")
-            continue
-        base = info.default_name
-        n = counts.get(base, 0)
-        counts[base] = n + 1
-        names.append(base if n == 0 else f"{base}_{n}")
-    return names
+    return [next_name(name, counts) if name in catalog.BY_NAME else "" for name, _ in entries]
 
 
 def _walk(entries, input_shape):
@@ -513,6 +503,10 @@ def _side(entries, shape, kernel, strides, layers) -> dict:
     }
 
 
+#: The most output cells per axis :func:`compare_upsampling` builds (a page's heatmaps).
+MAX_COMPARE_OUTPUT = 96
+
+
 def compare_upsampling(input_size, kernel_size, strides, filters: int = 1,
                        layers: int = 1) -> dict:
     """Conv2DTranspose versus UpSampling2D + Conv2D, for the same input and output size.
@@ -543,7 +537,14 @@ def compare_upsampling(input_size, kernel_size, strides, filters: int = 1,
         ``kernel_size``, ``strides``, ``layers``, ``divisible`` (``k % s == 0`` on both
         axes: the transposed conv has no checkerboard), ``same_output_shape`` (always
         True), ``gather`` and ``scatter`` (the first transposed layer's traces, for the
-        gather and scatter views) and ``explanation`` (a few sentences with the numbers).
+        gather and scatter views), ``rule`` (the ``k mod s`` test with the numbers) and
+        ``explanation`` (a few sentences with the numbers).
+
+    Raises
+    ------
+    ValueError
+        For a setting Keras refuses, ``layers`` outside 1..3, or an output of more than
+        :data:`MAX_COMPARE_OUTPUT` cells per axis.
 
     Notes
     -----
@@ -566,6 +567,12 @@ def compare_upsampling(input_size, kernel_size, strides, filters: int = 1,
     if not 1 <= int(layers) <= 3:
         raise ValueError(f"`layers` must be 1, 2 or 3. Received: layers={layers!r}")
     layers = int(layers)
+    out = max(n * sv ** layers for n, sv in zip(size, s))
+    if out > MAX_COMPARE_OUTPUT:
+        raise ValueError(
+            f"The output would have {max(size)} x {max(s)}^{layers} = {out} cells per axis; "
+            f"at most {MAX_COMPARE_OUTPUT} here. Lower the input size, the strides or the "
+            "number of layers.")
     kk = k[0] if k[0] == k[1] else k
     ss = s[0] if s[0] == s[1] else s
     shape = (None, *size, 1)
@@ -598,6 +605,9 @@ def compare_upsampling(input_size, kernel_size, strides, filters: int = 1,
                f"{', '.join(map(str, transposed['interior_values']))} products in a "
                f"repeating checkerboard")
         why += (", and stacking multiplies the pattern." if layers > 1 else ".")
+    rule = "; ".join(dict.fromkeys(
+        f"k mod s = {kv} mod {sv} = {kv % sv}" for kv, sv in zip(k, s)))
+    rule += ": no checkerboard." if divisible else " ≠ 0: the checkerboard appears."
     why += (f" UpSampling2D followed by Conv2D sums "
             f"{', '.join(map(str, upsample['interior_values']))} products in every interior "
             f"cell: every tap reads a copy of exactly one input cell.")
@@ -612,6 +622,7 @@ def compare_upsampling(input_size, kernel_size, strides, filters: int = 1,
         "upsample_conv": upsample,
         "gather": layer.trace(shape),
         "scatter": layer.trace(shape, view="scatter"),
+        "rule": rule,
         "explanation": why,
     }
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the tests: the pictures' window cells (tests/ and tests/app), and the
+"""Fixtures shared by the tests: the pictures' window cells (tests/ and tests/app), NumPy's
+OpenBLAS with its thread count recorded (the engine's and the runner's tests), and the
 real-browser tests' chromium and ``streamlit run app.py`` server.
 
 The browser fixtures need Debian's ``chromium`` (``apt-get install chromium``) at
@@ -17,10 +18,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from convviz import parallel
 from convviz.viz import scene as sc
 
 
@@ -43,6 +46,46 @@ def window_cells():
         return out
 
     return cells
+
+
+# ------------------------------------------------------------------ NumPy's OpenBLAS
+#: OpenBLAS thread count set before every split test: neither 1 nor the usual default, so
+#: the count a matmul sees and the count restored afterwards can only be what they should.
+START_THREADS = 3
+
+
+@pytest.fixture
+def blas(monkeypatch):
+    """NumPy's OpenBLAS, set to :data:`START_THREADS` threads for the test (the count found
+    is put back afterwards), with every ``set_num_threads`` the engine makes recorded in
+    ``blas.sets``; ``blas.assert_restored(splits)`` checks that ``splits`` split calls each
+    set it to one thread and back, and that it is back now.  Skips the test when
+    ``parallel.blas_api()`` finds no OpenBLAS."""
+    api = parallel.blas_api()
+    if not api:
+        pytest.skip("parallel.blas_api() found no bundled OpenBLAS in this NumPy: "
+                    "the split (single-threaded BLAS) path cannot run here")
+    get, put = api
+    found = get()
+    sets = []
+
+    def recording_put(n):
+        sets.append(n)
+        put(n)
+
+    monkeypatch.setattr(parallel, "_BLAS", (get, recording_put))
+    put(START_THREADS)
+    start = get()
+
+    def assert_restored(splits=1):
+        assert get() == start
+        assert sets == [1, start] * splits
+        assert parallel._BLAS_USERS == 0
+
+    try:
+        yield SimpleNamespace(get=get, sets=sets, start=start, assert_restored=assert_restored)
+    finally:
+        put(found)
 
 
 # ------------------------------------------------------------------ the browser tests

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import convviz
-from convviz import cli, export, formulas
+from convviz import cli, gallery
 
 SHAPE_ARGS = ["shape", "Conv2D", "--filters", "8", "--kernel-size", "3", "--strides", "2",
               "--padding", "same", "--input", "None,15,15,3"]
@@ -218,30 +218,11 @@ def test_parse_helpers():
         cli.parse_bool("maybe")
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (convviz.Conv2D(4, 3, strides=2), (None, 15, 15, 3)),
-    (convviz.Conv2D(4, 3, dilation_rate=2, padding="same"), (None, 15, 15, 3)),
-    (convviz.Conv1DTranspose(4, 3, strides=2), (None, 7, 3)),
-    (convviz.Conv1DTranspose(4, 3, strides=2, padding="same", output_padding=1), (None, 7, 3)),
-    (convviz.Conv1DTranspose(4, 3, strides=2, output_padding=1), (None, 7, 3)),
-    (convviz.Cropping1D((1, 2)), (None, 7, 3)),
-    (convviz.ZeroPadding1D((1, 2)), (None, 7, 3)),
-    (convviz.UpSampling1D(2), (None, 7, 3)),
-])
-def test_latex_to_text_leaves_no_latex(layer, shape):
-    for row in formulas.derivations(layer, shape):
-        for key in ("latex", "general"):
-            text = cli.latex_to_text(row[key])
-            assert "\\" not in text and "{" not in text and "}" not in text, text
-            assert text.count("(") == text.count(")"), text
-        assert cli.latex_to_text(row["latex"]).endswith(f"= {row['result']}")
-
-
 def test_gallery_commands_rebuild_the_gallery_specs():
     """Every gallery case's printed command describes exactly its Spec."""
     parser = cli.build_parser()
     checked = 0
-    for case in export.GALLERY:
+    for case in gallery.GALLERY:
         if case.command is None:
             continue
         argv = case.command.split()[1:]

@@ -1,10 +1,10 @@
 """The chunked, threaded and gathered code paths of ``convviz.engine`` vs the loop reference.
 
 The engine sizes its chunks from module constants (``CHUNK_BYTES``, ``GEMM_ROWS``,
-``SPLIT_BYTES``, ``TAKE_BYTES``, ``MIN_GROUP_FILTERS``, ``CACHE_BYTES``, ``THREADS``).  With
-the small inputs of ``test_numeric.py`` every call is a single chunk, so this file shrinks
-those constants with ``monkeypatch`` and checks, against the independent loops of
-``tests/reference.py``:
+``SPLIT_BYTES``, ``TAKE_BYTES``, ``MIN_GROUP_FILTERS``, ``CACHE_BYTES``, and
+``parallel.THREADS``).  With the small inputs of ``test_numeric.py`` every call is a single
+chunk, so this file shrinks those constants with ``monkeypatch`` and checks, against the
+independent loops of ``tests/reference.py``:
 
 * ``conv``: several whole samples per chunk, row chunks of one sample (the last one
   shorter), the zero-padded slab of each chunk (``_fill_slab``, also on its own) and the
@@ -19,17 +19,19 @@ those constants with ``monkeypatch`` and checks, against the independent loops o
 * float32 and float64 through each path.
 
 The matmul-heavy paths (im2col and 1x1 ``conv``, ``conv_transpose``) have two modes.  The
-chunk tests listed above run the sequential one (``BLAS_SPLIT`` False, the :func:`spy`
-fixture): chunks of about ``GEMM_ROWS`` cells (``TRANSPOSE_BYTES`` for the scatter) one
-after another, each matmul on all of BLAS's threads.  The *split* tests at the end of the
-file (:func:`split_spy`) run the other: when ``BLAS_SPLIT``, ``THREADS > 1`` and NumPy's
-OpenBLAS is found (``_blas_api``), chunks of about ``SPLIT_BYTES`` run on the pool's worker
-threads, each with its own scratch buffers, while OpenBLAS is set to one thread
-(``_blas_split``, which restores the count when its last concurrent user leaves, also on an
-exception).  They check the chunks, the threads, the per-worker buffers, the BLAS thread
-count seen by every matmul and restored afterwards, and that without ``BLAS_SPLIT``, with
-one thread or without OpenBLAS nothing of it happens.  On a NumPy without a bundled OpenBLAS
-they are skipped.
+chunk tests listed above run the sequential one (``parallel.BLAS_SPLIT`` False, the
+:func:`spy` fixture): chunks of about ``GEMM_ROWS`` cells (``TRANSPOSE_BYTES`` for the
+scatter) one after another, each matmul on all of BLAS's threads.  The *split* tests at the
+end of the file (:func:`split_spy`) run the other: when ``parallel.BLAS_SPLIT``,
+``parallel.THREADS > 1`` and NumPy's OpenBLAS is found (``parallel.blas_api``), chunks of
+about ``SPLIT_BYTES`` run on the pool's worker threads, each with its own scratch buffers,
+while OpenBLAS is set to one thread (``parallel.blas_split``, which restores the count when
+its last concurrent user leaves, also on an exception).  They check the chunks, the threads,
+the per-worker buffers, the BLAS thread count seen by every matmul and restored afterwards,
+and that without ``BLAS_SPLIT``, with one thread or without OpenBLAS nothing of it happens.
+On a NumPy without a bundled OpenBLAS they are skipped (the :func:`blas` fixture is in
+``conftest.py``).  The runner on its own (``parallel.run``, ``parallel.blas_split``) is
+tested in ``test_parallel.py``.
 
 A :class:`Spy` records which chunks, gathers and matmuls actually ran (and the BLAS thread
 count of each matmul), so that no test can pass on a single chunk or on a different path
@@ -60,14 +62,10 @@ from reference import (
 )
 
 import convviz
-from convviz import engine
+from convviz import engine, parallel
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}  # rtol, atol
-
-#: OpenBLAS thread count set before every split test: neither 1 nor the usual default, so
-#: the count a matmul sees and the count restored afterwards can only be what they should.
-START_THREADS = 3
 
 
 # ============================================================================ helpers
@@ -108,17 +106,17 @@ class Spy:
         self.chunks = []  # (total, slices) of every _chunks call (also inside _row_chunks)
         self.fills = []  # (first, rows) of every _fill_slab call
         self.window_bases = []  # the array every window view (_windows, _runs) is of
-        self.tasks = []  # number of tasks of every _parallel call
+        self.tasks = []  # number of tasks of every parallel.run call
         self.threads = set()  # names of the threads that ran engine tasks
-        self.states = []  # (thread name, value) of every state() call of a _parallel worker
+        self.states = []  # (thread name, value) of every state() call of a parallel.run worker
         self.blas_threads = []  # OpenBLAS thread count when each np.matmul was called
         self.fail_matmul = None  # raise ForcedError on this (1-based) np.matmul call
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        api = engine._blas_api()
+        api = parallel.blas_api()
         self._blas_get = api[0] if api else None
         orig_row_chunks, orig_chunks = engine._row_chunks, engine._chunks
-        orig_fill, orig_parallel = engine._fill_slab, engine._parallel
+        orig_fill, orig_run = engine._fill_slab, parallel.run
 
         def row_chunks(*args, **kwargs):
             out = list(orig_row_chunks(*args, **kwargs))
@@ -141,7 +139,7 @@ class Spy:
 
             return view
 
-        def parallel(fn, tasks, state=None):
+        def run(fn, tasks, state=None):
             tasks = list(tasks)
             self.tasks.append(len(tasks))
             call = SimpleNamespace(failed=False, running=0)
@@ -167,10 +165,10 @@ class Spy:
 
             try:
                 if state is None:
-                    return orig_parallel(recorded, tasks)
-                return orig_parallel(recorded, tasks, recorded_state)
+                    return orig_run(recorded, tasks)
+                return orig_run(recorded, tasks, recorded_state)
             except BaseException:
-                # _parallel may raise while other workers still run tasks: let none start
+                # parallel.run may raise while other workers still run tasks: let none start
                 # any more, and wait for those running, so that no engine call of this one
                 # reaches the spy of the next test.
                 with self._lock:
@@ -185,7 +183,7 @@ class Spy:
         for name in ("_windows", "_runs"):  # the window views of a slab (_runs: as bytes)
             if hasattr(engine, name):
                 monkeypatch.setattr(engine, name, viewer(getattr(engine, name)))
-        monkeypatch.setattr(engine, "_parallel", parallel)
+        monkeypatch.setattr(parallel, "run", run)
 
     def called(self, name):
         with self._lock:
@@ -202,12 +200,12 @@ class Spy:
         return any(name.startswith("convviz") for name in self.threads)
 
     def assert_split(self, tasks):
-        """One ``_parallel`` call ran ``tasks`` (> 1) chunks on the pool's threads, each
+        """One ``parallel.run`` call ran ``tasks`` (> 1) chunks on the pool's threads, each
         worker with its own scratch buffers, every matmul with a single-threaded BLAS."""
         assert tasks > 1
         assert self.tasks == [tasks]
         assert self.threads and all(n.startswith("convviz") for n in self.threads)
-        assert len(self.states) == min(engine.THREADS, tasks)
+        assert len(self.states) == min(parallel.THREADS, tasks)
         buffers = [b for _, value in self.states for b in value if b is not None]
         assert len(buffers) >= len(self.states)
         for i, a in enumerate(buffers):  # no two workers (or buffers) share memory
@@ -220,45 +218,20 @@ class Spy:
 def spy(monkeypatch):
     """A :class:`Spy` on the sequential path: ``BLAS_SPLIT`` off, so chunks follow
     ``GEMM_ROWS`` / ``TRANSPOSE_BYTES`` (``SPLIT_BYTES`` is set tiny to show it is unused)."""
-    monkeypatch.setattr(engine, "BLAS_SPLIT", False)
+    monkeypatch.setattr(parallel, "BLAS_SPLIT", False)
     monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
     return Spy(monkeypatch)
-
-
-@pytest.fixture
-def blas(monkeypatch):
-    """NumPy's OpenBLAS, set to :data:`START_THREADS` threads for the test (the count found
-    is put back afterwards), with every ``set_num_threads`` the engine makes recorded in
-    ``blas.sets``.  Skips the test when ``engine._blas_api()`` finds no OpenBLAS."""
-    api = engine._blas_api()
-    if not api:
-        pytest.skip("engine._blas_api() found no bundled OpenBLAS in this NumPy: "
-                    "the split (single-threaded BLAS) path cannot run here")
-    get, put = api
-    found = get()
-    sets = []
-
-    def recording_put(n):
-        sets.append(n)
-        put(n)
-
-    monkeypatch.setattr(engine, "_BLAS", (get, recording_put))
-    put(START_THREADS)
-    try:
-        yield SimpleNamespace(get=get, sets=sets, start=get())
-    finally:
-        put(found)
 
 
 @pytest.fixture
 def split_spy(monkeypatch, blas):
     """A :class:`Spy` on the split path: ``BLAS_SPLIT`` on, 2 threads (even on one CPU),
     ``GEMM_ROWS`` and ``TRANSPOSE_BYTES`` set tiny to show they do not size the chunks."""
-    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
-    monkeypatch.setattr(engine, "THREADS", 2)
+    monkeypatch.setattr(parallel, "BLAS_SPLIT", True)
+    monkeypatch.setattr(parallel, "THREADS", 2)
     monkeypatch.setattr(engine, "GEMM_ROWS", 1)
     monkeypatch.setattr(engine, "TRANSPOSE_BYTES", 1)
-    assert engine._can_split()
+    assert parallel.can_split()
     return Spy(monkeypatch)
 
 
@@ -689,7 +662,7 @@ def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, th
     row = math.prod(out[1:]) * c * m * np.dtype(dtype).itemsize
     cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
     monkeypatch.setattr(engine, "CACHE_BYTES", cache)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     rng = np.random.default_rng(20)
     x = randn(rng, (batch, *spatial, c), dtype)
     weights = [randn(rng, ks + (c, m), dtype), randn(rng, (c * m,), dtype)]
@@ -712,7 +685,7 @@ def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, th
 def test_depthwise_direct_pads(pads, threads, monkeypatch, spy):
     """Explicit pads, wider than the kernel: whole chunks of padding rows."""
     monkeypatch.setattr(engine, "CACHE_BYTES", 1)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     rng = np.random.default_rng(22)
     x = randn(rng, (3, 6, 5, 2))
     kernel, bias = randn(rng, (2, 3, 2, 3)), randn(rng, (6,))
@@ -740,7 +713,7 @@ def test_separable_layer_chunked(cls, spatial, ks, s, padding, d, threads, dtype
     ks, s, d, out, _ = conv_geometry(spatial, ks, s, padding, d)
     monkeypatch.setattr(engine, "CACHE_BYTES", 1)
     monkeypatch.setattr(engine, "GEMM_ROWS", 5)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     rng = np.random.default_rng(21)
     x = randn(rng, (batch, *spatial, c), dtype)
     weights = [randn(rng, ks + (c, m), dtype), randn(rng, (1,) * rank + (c * m, filters), dtype),
@@ -817,7 +790,7 @@ def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding
     else:  # the matmul columns plus the output of a sample
         per_sample = (n_cells * K + math.prod(out)) * filters * item
         monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
                                dtype, 30)
     [(total, batch_chunks)] = spy.chunks
@@ -868,7 +841,7 @@ def test_conv_transpose_direct_crops(crops, out_shape, threads, per_chunk, use_b
     x, kernel, bias, want = crops_case(crops, out_shape, use_bias, dtype, batch)
     per_sample = (12 * 6 + math.prod(out_shape)) * 2 * np.dtype(dtype).itemsize
     monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     got = engine.conv_transpose(x, kernel, (2, 3), (1, 1), crops, out_shape, bias=bias)
     check(got, want, dtype)
     [(_, batch_chunks)] = spy.chunks
@@ -888,7 +861,7 @@ def test_upsampling_resize_chunked(batch, threads, interpolation, dtype, monkeyp
     """Axis 1 in chunks of one sample; axis 2 in chunks of one sample, or of one row of
     axis 1 when there are fewer than 4 samples per thread."""
     monkeypatch.setattr(engine, "CACHE_BYTES", 1)
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     rng = np.random.default_rng(40)
     x = randn(rng, (batch, 5, 4, 2), dtype)
     size = (2, 3)
@@ -903,7 +876,7 @@ def test_upsampling_resize_chunked(batch, threads, interpolation, dtype, monkeyp
 
 def test_upsampling_resize_chunked_channels_first(monkeypatch, spy):
     monkeypatch.setattr(engine, "CACHE_BYTES", 200)
-    monkeypatch.setattr(engine, "THREADS", 2)
+    monkeypatch.setattr(parallel, "THREADS", 2)
     rng = np.random.default_rng(41)
     x = randn(rng, (3, 6, 5, 3))
     layer = convviz.UpSampling2D((3, 2), data_format="channels_first", interpolation="bilinear")
@@ -935,12 +908,12 @@ def test_conv_column_buffer_stays_under_chunk_bytes(split_bytes, monkeypatch, re
 
     monkeypatch.setattr(engine, "CHUNK_BYTES", 256 * 2**10)
     if split_bytes is None:
-        monkeypatch.setattr(engine, "BLAS_SPLIT", False)
+        monkeypatch.setattr(parallel, "BLAS_SPLIT", False)
         workers, target = 1, engine.CHUNK_BYTES
     else:
         request.getfixturevalue("blas")  # skips without OpenBLAS
-        monkeypatch.setattr(engine, "BLAS_SPLIT", True)
-        monkeypatch.setattr(engine, "THREADS", 2)
+        monkeypatch.setattr(parallel, "BLAS_SPLIT", True)
+        monkeypatch.setattr(parallel, "THREADS", 2)
         monkeypatch.setattr(engine, "SPLIT_BYTES", split_bytes)
         workers, target = 2, min(split_bytes, engine.CHUNK_BYTES)
     rng = np.random.default_rng(50)
@@ -971,13 +944,6 @@ def assert_even_chunks(sizes, total, unit, target):
     assert all(0 < n <= per for n in sizes)
     assert len(sizes) == -(-total // per)
     assert len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]
-
-
-def assert_blas_restored(blas, splits=1):
-    """``splits`` split calls each set BLAS to one thread and back, and it is back now."""
-    assert blas.get() == blas.start
-    assert blas.sets == [1, blas.start] * splits
-    assert engine._BLAS_USERS == 0
 
 
 SPLIT_BATCH = 5
@@ -1034,14 +1000,14 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
         assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
     assert_conv_gather(spy, x, spy.calls["matmul"], take,
                        per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
-    assert_blas_restored(blas)
+    blas.assert_restored()
 
 
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("pads", [((-1, 2), (2, -3)), ((0, 0), (0, 0)), ((4, 3), (0, 2))])
 def test_conv_direct_split_pads_and_crops(pads, threads, monkeypatch, split_spy, blas):
     """Crops, no pads, slabs of padding only; one output row per chunk on 2 or 3 threads."""
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
     monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
     rng = np.random.default_rng(61)
@@ -1054,7 +1020,7 @@ def test_conv_direct_split_pads_and_crops(pads, threads, monkeypatch, split_spy,
     assert chunk_list == expected_row_chunks(3, want.shape[1], 1, False)
     split_spy.assert_split(len(chunk_list))
     assert split_spy.calls["matmul"] == 2 * len(chunk_list)
-    assert_blas_restored(blas)
+    blas.assert_restored()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1081,7 +1047,7 @@ def test_pointwise_conv_split(cls, spatial, cin, filters, padding, gemm_rows, dt
     assert split_spy.threads and all(n.startswith("convviz") for n in split_spy.threads)
     assert split_spy.calls["matmul"] == len(slices)
     assert split_spy.blas_threads == [1] * len(slices)
-    assert_blas_restored(blas)
+    blas.assert_restored()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1090,7 +1056,7 @@ def test_pointwise_conv_split(cls, spatial, cin, filters, padding, gemm_rows, dt
 def test_conv_transpose_layer_split(cls, spatial, cin, filters, ks, s, padding, op, d, path,
                                     per_chunk, step, dtype, monkeypatch, split_spy, blas):
     """Batch chunks of about SPLIT_BYTES (columns, plus the output when scattered) on the
-    pool; the scatter-add runs inside each worker, not on a _parallel of its own."""
+    pool; the scatter-add runs inside each worker, not on a parallel.run of its own."""
     spy, rank, batch = split_spy, len(spatial), SPLIT_BATCH
     ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
     ops = (None,) * rank if op is None else as_tuple(op, rank)
@@ -1110,7 +1076,7 @@ def test_conv_transpose_layer_split(cls, spatial, cin, filters, ks, s, padding, 
     assert spy.calls["matmul"] == len(batch_chunks)
     if path == "tiled":
         assert spy.calls["copyto"] == len(batch_chunks)
-    assert_blas_restored(blas)
+    blas.assert_restored()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1127,7 +1093,7 @@ def test_conv_transpose_direct_crops_split(crops, out_shape, use_bias, dtype, mo
     [(_, batch_chunks)] = split_spy.chunks
     assert batch_chunks == [slice(0, 2), slice(2, 4), slice(4, 5)]
     split_spy.assert_split(3)
-    assert_blas_restored(blas)
+    blas.assert_restored()
 
 
 # ---------------------------------------- one call of each matmul path, several chunks
@@ -1172,15 +1138,15 @@ def test_no_split_leaves_blas_alone(reason, path, monkeypatch, blas):
     (chunks as GEMM_ROWS / TRANSPOSE_BYTES say, not SPLIT_BYTES), every matmul with the
     thread count found, which nothing sets."""
     threads = 1 if reason == "one-thread" else 2
-    monkeypatch.setattr(engine, "BLAS_SPLIT", reason != "BLAS_SPLIT-off")
-    monkeypatch.setattr(engine, "THREADS", threads)
+    monkeypatch.setattr(parallel, "BLAS_SPLIT", reason != "BLAS_SPLIT-off")
+    monkeypatch.setattr(parallel, "THREADS", threads)
     monkeypatch.setattr(engine, "GEMM_ROWS", 12)
     monkeypatch.setattr(engine, "TRANSPOSE_BYTES", 1)
     monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
     spy = Spy(monkeypatch)  # made before _BLAS is hidden: it still reads the real count
     if reason == "no-openblas":
-        monkeypatch.setattr(engine, "_BLAS", False)  # as if _blas_api() had found nothing
-    assert not engine._can_split()
+        monkeypatch.setattr(parallel, "_BLAS", False)  # as if parallel.blas_api() had found nothing
+    assert not parallel.can_split()
     call, want = matmul_case(path)
     check(call(), want, np.float32)
     assert blas.sets == [] and blas.get() == blas.start
@@ -1235,21 +1201,21 @@ def test_split_restores_blas_threads_on_error(path, fail, monkeypatch, split_spy
     split_spy.fail_matmul = SPLIT_TASKS[path] if fail == "last" else fail
     with pytest.raises(ForcedError):
         call()
-    assert_blas_restored(blas)
+    blas.assert_restored()
     split_spy.fail_matmul = None
     split_spy.blas_threads.clear()
     split_spy.calls.clear()
     check(call(), want, np.float32)
     assert split_spy.calls["matmul"] == SPLIT_TASKS[path]
     assert split_spy.blas_threads == [1] * SPLIT_TASKS[path]
-    assert_blas_restored(blas, splits=2)
+    blas.assert_restored(splits=2)
 
 
 def test_split_concurrent_calls(monkeypatch, blas):
     """Two Python threads making split calls at the same time: right results, and BLAS's
     thread count back when both are done."""
-    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
-    monkeypatch.setattr(engine, "THREADS", 2)
+    monkeypatch.setattr(parallel, "BLAS_SPLIT", True)
+    monkeypatch.setattr(parallel, "THREADS", 2)
     monkeypatch.setattr(engine, "GEMM_ROWS", 12)
     monkeypatch.setattr(engine, "SPLIT_BYTES", 1)
     cases = {path: matmul_case(path) for path in MATMUL_PATHS}
@@ -1272,173 +1238,10 @@ def test_split_concurrent_calls(monkeypatch, blas):
         t.join(60)
     assert not errors, errors
     assert not any(t.is_alive() for t in threads)
-    assert blas.get() == blas.start and engine._BLAS_USERS == 0
+    assert blas.get() == blas.start and parallel._BLAS_USERS == 0
     assert blas.sets and blas.sets[-1] == blas.start
     assert blas.sets[::2] == [1] * len(blas.sets[::2])  # set to 1, restored, set to 1, ...
     assert blas.sets[1::2] == [blas.start] * len(blas.sets[1::2])
-
-
-# ---------------------------------------------------------------- _blas_split and _parallel
-
-
-@pytest.fixture
-def can_split(monkeypatch, blas):
-    monkeypatch.setattr(engine, "BLAS_SPLIT", True)
-    monkeypatch.setattr(engine, "THREADS", 2)
-    assert engine._can_split()
-    return blas
-
-
-@pytest.mark.parametrize("leaves_first", ["first-in", "second-in"])
-def test_blas_split_overlapping_threads(leaves_first, can_split):
-    """Two threads inside ``_blas_split`` at once: BLAS goes to one thread when the first
-    enters and back to the count it found only when the last one leaves."""
-    blas = can_split
-    names = ("a", "b")
-    entered = {n: threading.Event() for n in names}
-    go = {n: threading.Event() for n in names}
-    left = {n: threading.Event() for n in names}
-    seen = {}
-
-    def user(name, after=None):
-        if after is not None:
-            after.wait(10)
-        with engine._blas_split(True) as split:
-            seen[name] = (split, blas.get())
-            entered[name].set()
-            go[name].wait(10)
-        seen[name + "-left"] = blas.get()
-        left[name].set()
-
-    a = threading.Thread(target=user, args=("a",))
-    b = threading.Thread(target=user, args=("b", entered["a"]))  # enters after a
-    a.start()
-    b.start()
-    try:
-        assert entered["a"].wait(10) and entered["b"].wait(10)
-        assert seen["a"] == seen["b"] == (True, 1)
-        assert blas.sets == [1] and engine._BLAS_USERS == 2  # set once, by the first
-        first, last = ("a", "b") if leaves_first == "first-in" else ("b", "a")
-        go[first].set()
-        assert left[first].wait(10)
-        assert seen[first + "-left"] == 1  # the other one is still inside
-        assert blas.get() == 1 and blas.sets == [1] and engine._BLAS_USERS == 1
-        go[last].set()
-        assert left[last].wait(10)
-        assert seen[last + "-left"] == blas.start
-    finally:
-        for n in names:
-            go[n].set()
-        a.join(10)
-        b.join(10)
-    assert_blas_restored(blas)
-
-
-def test_blas_split_nested_and_raising(can_split):
-    """Nested in one thread, the inner block raising: the count stays at one thread until
-    the outer block ends, then is restored; the counter of users is back to zero."""
-    blas = can_split
-    with engine._blas_split(True) as outer:
-        assert outer and blas.get() == 1
-        with pytest.raises(ForcedError), engine._blas_split(True) as inner:
-            assert inner and blas.get() == 1 and engine._BLAS_USERS == 2
-            raise ForcedError
-        assert blas.get() == 1 and engine._BLAS_USERS == 1
-    assert_blas_restored(blas)
-    with pytest.raises(ForcedError), engine._blas_split(True):
-        raise ForcedError
-    assert_blas_restored(blas, splits=2)
-
-
-@pytest.mark.parametrize("reason", ["not-wanted", "BLAS_SPLIT-off", "one-thread", "no-openblas"])
-def test_blas_split_declined(reason, monkeypatch, can_split):
-    blas = can_split
-    wanted = reason != "not-wanted"
-    if reason == "BLAS_SPLIT-off":
-        monkeypatch.setattr(engine, "BLAS_SPLIT", False)
-    elif reason == "one-thread":
-        monkeypatch.setattr(engine, "THREADS", 1)
-    elif reason == "no-openblas":
-        monkeypatch.setattr(engine, "_BLAS", False)
-    with engine._blas_split(wanted) as split:
-        assert split is False
-        assert blas.get() == blas.start and engine._BLAS_USERS == 0
-    assert blas.sets == [] and blas.get() == blas.start
-
-
-@pytest.mark.parametrize("threads,ntasks", [(1, 5), (2, 1), (2, 0), (2, 7), (3, 8)])
-def test_parallel_state_per_worker(threads, ntasks, monkeypatch):
-    """Each worker calls ``state()`` once and gets its values after every task's own
-    arguments; every task runs once; one worker runs on the calling thread."""
-    monkeypatch.setattr(engine, "THREADS", threads)
-    lock, states, ran = threading.Lock(), [], []
-
-    def state():
-        mine = []
-        with lock:
-            states.append((threading.current_thread().name, mine))
-        return mine, "tag"
-
-    def fn(i, square, mine, tag):
-        assert tag == "tag" and square == i * i
-        mine.append(i)
-        with lock:
-            ran.append(i)
-
-    engine._parallel(fn, [(i, i * i) for i in range(ntasks)], state)
-    assert sorted(ran) == list(range(ntasks))
-    workers = min(threads, ntasks)
-    assert len(states) == workers
-    assert sorted(i for _, mine in states for i in mine) == list(range(ntasks))
-    here = threading.current_thread().name
-    if workers == 1:
-        assert states[0][0] == here
-    else:
-        assert all(name.startswith("convviz") for name, _ in states)
-
-
-def test_parallel_raises_the_task_error(monkeypatch):
-    monkeypatch.setattr(engine, "THREADS", 2)
-
-    def fn(i):
-        if i == 3:
-            raise ForcedError(i)
-
-    with pytest.raises(ForcedError):
-        engine._parallel(fn, [(i,) for i in range(6)])
-
-
-@pytest.mark.parametrize("trial", range(3))
-@pytest.mark.parametrize("threads", [2, 3])
-def test_parallel_stops_starting_tasks_after_a_failure(threads, trial, monkeypatch):
-    """After a task raises, no worker starts another one, and ``_parallel`` returns only
-    when every running task has finished: no task of a failed call runs after it
-    returns (it would write into an output the caller has dropped, with the BLAS
-    threads already restored)."""
-    monkeypatch.setattr(engine, "THREADS", threads)
-    started, finished = [], []
-    other, lock = threading.Event(), threading.Lock()
-
-    def fn(i):
-        with lock:
-            started.append(i)
-        try:
-            if i == 0:  # fails while another worker runs its first task
-                other.wait(2)
-                raise ForcedError(i)
-            other.set()
-            threading.Event().wait(0.2)
-        finally:
-            with lock:
-                finished.append(i)
-
-    with pytest.raises(ForcedError):
-        engine._parallel(fn, [(i,) for i in range(50)])
-    done = sorted(started)
-    assert sorted(finished) == done  # every task that started has finished
-    threading.Event().wait(0.3)
-    assert sorted(started) == done  # and nothing started after the call returned
-    assert set(done) <= set(range(threads))  # only the workers' first tasks ever ran
 
 
 @pytest.mark.parametrize("path", ["conv", "transpose-tiled", "transpose-scatter"])

@@ -1,4 +1,4 @@
-"""GIF/PNG/MP4 exports of traces (convviz.export): frame counts, formats, every layer, gallery."""
+"""GIF/PNG/MP4 exports of traces (convviz.export): frame counts, formats, every layer."""
 
 import io
 import subprocess
@@ -12,6 +12,7 @@ import convviz
 from convviz import catalog, demo, export
 from convviz.demo import Spec
 from convviz.viz import scene
+from convviz.viz.painter import ScenePainter
 
 SAME = Spec("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 2, "padding": "same"},
             spatial=(5, 5))
@@ -151,7 +152,7 @@ def test_scatter_numbers_are_running_sums():
     spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
                                     "padding": "same"}, spatial=(3, 3), channels=2)
     sample = demo.run(spec)
-    painter = export.ScenePainter(scene.build(sample, view="scatter", numbers=True))
+    painter = ScenePainter(scene.build(sample, view="scatter", numbers=True))
     out = painter.scene.panel("out0")
     drawn = {}
     artists = painter.artists(len(painter) - 1)  # the last step: every input cell scattered
@@ -227,49 +228,6 @@ def test_no_pyplot_state():
     assert out.stdout.strip() == "False"
 
 
-# ----------------------------------------------------------------------------- gallery
-def test_gallery_cases_are_valid_and_small():
-    slugs = [case.slug for case in export.GALLERY]
-    assert len(set(slugs)) == len(slugs) >= 9
-    for case in export.GALLERY:
-        sample = export._sample(case.spec, case.pre_padding)
-        trace = (sample.layer.trace(sample.spec.input_shape, view="scatter")
-                 if case.view == "scatter" else sample.trace)
-        assert 1 <= len(trace) <= export.MAX_FRAMES
-
-
-def test_gallery_guide_shapes():
-    by = {case.slug: case for case in export.GALLERY}
-
-    def out(slug):
-        case = by[slug]
-        return export._sample(case.spec, case.pre_padding).trace.out_shape
-
-    assert out("no_padding_no_strides") == (2, 2)
-    assert out("arbitrary_padding_no_strides") == (6, 6)
-    assert out("same_padding_no_strides") == (5, 5)
-    assert out("full_padding_no_strides") == (7, 7)
-    assert out("no_padding_strides") == (2, 2)
-    assert out("padding_strides") == (3, 3)
-    assert out("no_padding_no_strides_transposed") == (4, 4)
-    assert out("no_padding_strides_transposed") == (5, 5)
-    assert out("dilation") == (3, 3)
-
-
-def test_gallery_writes_gifs_and_readme(tmp_path):
-    cases = [c for c in export.GALLERY
-             if c.slug in ("no_padding_no_strides", "no_padding_strides_transposed_scatter")]
-    paths = export.gallery(tmp_path / "g", cases=cases)
-    assert [p.name for p in paths] == ["no_padding_no_strides.gif",
-                                       "no_padding_strides_transposed_scatter.gif"]
-    assert n_frames(paths[0].read_bytes()) == 4
-    assert n_frames(paths[1].read_bytes()) == 9
-    readme = (tmp_path / "g" / "README.md").read_text()
-    for p in paths:
-        assert f"]({p.name})" in readme
-    assert "convviz animate Conv2D --input 4x4 --kernel-size 3" in readme
-
-
 def test_frames_do_not_depend_on_render_order():
     """Frames reuse the previous picture when steps increase; any order draws the same."""
     spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2},
@@ -282,21 +240,3 @@ def test_frames_do_not_depend_on_render_order():
             # Fills drawn in one batch or several differ only in antialiased shared edges.
             diff = np.abs(forward[s].astype(int) - backward[s].astype(int))
             assert diff.max() <= 3 and (diff > 0).mean() < 1e-3
-
-
-def test_file_names_name_the_whole_configuration():
-    base = {"filters": 1, "kernel_size": 3}
-    specs = [Spec("Conv2D", base, (5, 5)),
-             Spec("Conv2D", {**base, "strides": 2}, (5, 5)),
-             Spec("Conv2D", {**base, "padding": "same"}, (5, 5)),
-             Spec("Conv2D", {**base, "dilation_rate": 2}, (5, 5)),
-             Spec("Conv2D", base, (5, 5), channels=2),
-             Spec("Conv2D", {**base, "data_format": "channels_first"}, (5, 5)),
-             Spec("Cropping2D", {"cropping": ((1, 0), (2, 2))}, (5, 6)),
-             Spec("Cropping2D", {"cropping": ((1, 2), (0, 2))}, (5, 6))]
-    stems = [export.file_stem(s) for s in specs]
-    assert len(set(stems)) == len(stems), stems
-    assert stems[1] == "Conv2D_5x5x1_f1_k3_s2" and stems[2] == "Conv2D_5x5x1_f1_k3_same"
-    assert stems[6] == "Cropping2D_5x6x1_crop1-0_2-2"
-    assert export.file_stem(specs[0], view="scatter", filter=2).endswith("_scatter_filter2")
-    assert all(ch.isalnum() or ch in "_-x" for ch in "".join(stems))

@@ -70,7 +70,7 @@ def _other(f: Field):
 
 PAGE_FIELDS = [(page, name, f) for page, fs in page_fields.PAGES.items()
                for name, f in fs.items()]
-FAMILY_FIELDS = [(fam.key, f.key, f) for fam in schema.FAMILIES.values() for f in fam.fields]
+FAMILY_FIELDS = [(fam.key, f.key, f) for fam in schema.FAMILY_PAGES.values() for f in fam.fields]
 
 
 @pytest.mark.parametrize("page,name,f", PAGE_FIELDS + FAMILY_FIELDS,

@@ -71,10 +71,13 @@ def test_invalid_points_carry_their_error_on_hover():
     assert all("refused:" in h for h in invalid.hovertext)
 
 
-def test_latex_text_reads_the_general_formulas():
-    assert lf.latex_text(r"\left\lceil \frac{n}{s} \right\rceil") == "⌈n/s⌉"
-    assert lf.latex_text(r"n \cdot size") == "n · size"
-    assert lf.latex_text(r"(n-1)s + (k_e \bmod 2) + p_{out}") == "(n-1)s + (k_e mod 2) + p_out"
+def test_the_sweep_legend_and_hover_read_the_formula_as_text():
+    sw = lab.sweep("Conv1D", {"filters": 1, "kernel_size": 3, "strides": 2}, (9,), 1, None,
+                   "strides", [1, 2])
+    fig = lf.sweep_figure(sw)
+    assert fig.data[0].name == "formula: out = floor((n - (d(k-1)+1)) / s) + 1"
+    agree = next(t for t in fig.data if t.name.startswith("length agrees"))
+    assert "formula: floor((9 - 3) / 2) + 1 = 4" in agree.hovertext[1]
 
 
 def test_tile_every_rank():

@@ -33,8 +33,9 @@ from reference import (
 import convviz
 from convviz import export
 from convviz.demo import Spec, run, sample_input
-from convviz.viz import player
+from convviz.viz import player, view
 from convviz.viz import scene as sc
+from convviz.viz.painter import ScenePainter
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -889,7 +890,7 @@ PAINTER_CASES = [
 def test_the_two_painters_paint_the_same_scene(spec, view, f):
     scene = sc.build(run(spec), view=view, numbers=True, filter=f)
     d = json.loads(json.dumps(player.payload(scene)))  # as the browser reads it
-    painter = export.ScenePainter(scene)
+    painter = ScenePainter(scene)
     statics = (len(painter.ax.texts), len(painter.ax.collections))
     player_cells = _player_cells(d)
     mpl_cells, stray = _mpl_cells(painter)
@@ -924,7 +925,7 @@ def test_exported_png_is_the_painted_frame():
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     frames = dict(export.render_frames(spec, numbers=True, steps=[3], filter=1))
     scene = sc.build(run(spec), numbers=True, filter=1)
-    painter = export.ScenePainter(scene)
+    painter = ScenePainter(scene)
     np.testing.assert_array_equal(frames[3], painter.frame(3))
 
 
@@ -1056,3 +1057,21 @@ def test_scatter_view_shades_the_overlap_and_counts_patches_without_numbers():
     first = scene.frame(0)
     assert sorted(set(first.texts[2])) == ["0", "1"]  # input (0, 0)'s patch only
     assert ("overlap", sc.LEGEND_TEXT["overlap"]) in scene.legend
+
+
+@given(st.integers(1, 5000), st.integers(2, 400))
+@settings(max_examples=60, deadline=None)
+def test_frame_indices(steps, limit):
+    idx = sc.frame_indices(steps, limit)
+    assert len(idx) == min(steps, limit)
+    assert idx[0] == 0 and idx[-1] == steps - 1 and np.all(np.diff(idx) > 0)
+
+
+def test_hovering_a_blank_output_does_not_give_its_value_away():
+    spec = Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5))
+    y = view.build(spec).sample.y[0, 2, 0, 0]
+    for reveal in (False, True):
+        out = view.build(spec, reveal=reveal).scene.panel("out0")
+        text = out.hover[6]  # output (2, 0)
+        assert text.startswith("output filter 0 (2, 0)")
+        assert (f"= {sc.fmt(y)}" in text) == reveal, text

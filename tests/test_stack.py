@@ -318,3 +318,13 @@ def test_bad_out_index_and_mixed_formats():
     assert stack.receptive_field(*mixed, (0, 0)).shape == (5, 6)
     with pytest.raises(ValueError, match="empty"):
         stack.receptive_field([], (None, 4, 4, 1), (0, 0))
+
+
+def test_compare_upsampling_states_the_rule_and_refuses_what_the_page_cannot_draw():
+    c = stack.compare_upsampling(4, 3, 2)
+    assert c["rule"] == "k mod s = 3 mod 2 = 1 ≠ 0: the checkerboard appears."
+    assert stack.compare_upsampling(4, 4, 2)["rule"] == "k mod s = 4 mod 2 = 0: no checkerboard."
+    # 12 x 2^3 = 96 cells: the largest allowed; 13 x 2^3 = 104 is refused, naming the cap.
+    assert stack.compare_upsampling(12, 3, 2, layers=3)["transposed"]["output_shape"][1] == 96
+    with pytest.raises(ValueError, match=r"13 x 2\^3 = 104 cells per axis; at most 96"):
+        stack.compare_upsampling(13, 3, 2, layers=3)

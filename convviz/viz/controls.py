@@ -201,9 +201,9 @@ def shape_panel(view: LayerView) -> None:
     panel = view.shape
     st.subheader("Output shape")
     for general in dict.fromkeys(row["general"] for row in panel.rows):
-        st.latex(f"\\text{{out}} = {general}")
+        st.latex(f"\\text{{out}} = {general.latex()}")
     for row in panel.rows:
-        st.latex(f"\\text{{{row['name']}: }}\\; {row['latex']}")
+        st.latex(f"\\text{{{row['name']}: }}\\; {row['formula'].latex()}")
     engine = panel.spatial(panel.engine_shape)
     mark = "agree ✓" if panel.agree else "DISAGREE ✗"
     st.markdown(
@@ -312,11 +312,11 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
 
     ``page`` prefixes the widget keys, so several views on one page each get their own.
     """
-    from .. import export
+    from .. import export, gallery
 
     spec, kind = view.spec, view.view
     reveal, filter_ = view.scene.reveal, view.scene.filter
-    stem = export.file_stem(spec, view=kind, filter=filter_)
+    stem = gallery.file_stem(spec, view=kind, filter=filter_)
     cols = st.columns(3)
     cols[0].download_button(
         "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
@@ -335,5 +335,5 @@ def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> 
         help="This player in one file that plays offline: ←/→ step, space plays, hover a "
         "cell to light up what it reads. For slides or an LMS.")
     st.caption("The same from the shell:")
-    st.code(export.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
-                                   filter=filter_, output=f"{stem}.gif"), language="bash")
+    st.code(gallery.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
+                                    filter=filter_, output=f"{stem}.gif"), language="bash")

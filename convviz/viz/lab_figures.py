@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import difflib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -127,32 +126,6 @@ def lab_kwargs(name: str, values: Mapping) -> dict:
 
 
 # ----------------------------------------------------------------------------- sweep figure
-_LATEX_WORDS = {
-    r"\left": "", r"\right": "", r"\lfloor": "⌊", r"\rfloor": "⌋", r"\lceil": "⌈",
-    r"\rceil": "⌉", r"\cdot": "·", r"\bmod": " mod ", r"\times": "×", r"\max": "max",
-    r"\min": "min", r"\;": " ", r"\,": " ", r"\ ": " ",
-}
-
-
-def latex_text(latex: str) -> str:
-    r"""A plain-text reading of a shape formula (for hover text and legends).
-
-    >>> latex_text(r"\left\lfloor \frac{n + p - k_e}{s} \right\rfloor + 1")
-    '⌊(n + p - k_e)/s⌋ + 1'
-    """
-    text = str(latex)
-    for _ in range(4):
-        text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
-                      lambda m: (f"({m[1]})" if re.search(r"[+\- ]", m[1]) else m[1]) + "/"
-                      + (f"({m[2]})" if re.search(r"[+\- ]", m[2]) else m[2]), text)
-        text = re.sub(r"\\(?:text|mathrm)\{([^{}]*)\}", r"\1", text)
-    for word, plain in sorted(_LATEX_WORDS.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(word, plain)
-    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text).replace("{", "").replace("}", "")
-    return re.sub(r"\s+", " ", text).replace("⌊ ", "⌊").replace(" ⌋", "⌋") \
-        .replace("⌈ ", "⌈").replace(" ⌉", "⌉").strip()
-
-
 def point_marks(sw) -> np.ndarray:
     """Per point: ``"agree"``, ``"disagree"`` or ``"invalid"`` (refused by the engine)."""
     return np.where(~sw.agree, "disagree", np.where(sw.valid, "agree", "invalid"))
@@ -188,7 +161,7 @@ def sweep_figure(sw) -> go.Figure:
     pred = np.where(np.isnan(sw.predicted), np.nan, sw.predicted)
     fig.add_trace(go.Scatter(
         x=x, y=pred, mode="lines", line=dict(shape="hv", color=COLORS["written"], width=2),
-        name=f"formula: out = {latex_text(sw.general)}" if sw.general else "formula",
+        name=f"formula: out = {sw.general.text()}" if sw.general else "formula",
         hoverinfo="skip"))
     style = {"agree": ("circle", "#59a14f", 10), "disagree": ("x", "#e15759", 13),
              "invalid": ("x-thin-open", COLORS["grid"], 11)}
@@ -201,7 +174,7 @@ def sweep_figure(sw) -> go.Figure:
             head = f"{sw.arg} = {int(x[i])}<br>{sw.calls[i]}"
             if sw.valid[i]:
                 head += (f"<br>engine: {int(sw.actual[i])} · formula: "
-                         f"{latex_text(sw.latex[i]) or '-'}")
+                         f"{sw.derivations[i].text() if sw.derivations[i] else '-'}")
             else:
                 head += "<br>refused: " + "<br>".join(_wrap(sw.errors[i]))
             hover.append(head)
@@ -535,7 +508,7 @@ def input_shape_for(entries: Sequence, spatial: Sequence[int], channels: int) ->
 
 __all__ = [
     "FIELDS", "SWEEP_BOUNDS", "SWEEP_DEFAULTS", "LabField", "fields_for", "input_shape_for",
-    "lab_kwargs", "latex_text", "link_keys", "sweep_verdict", "overlap_figure",
+    "lab_kwargs", "link_keys", "sweep_verdict", "overlap_figure",
     "overlap_message", "paddings_for", "parse_kwargs",
     "point_marks", "receptive_field_figure", "stack_limits", "summary_table", "sweep_figure",
     "tile",

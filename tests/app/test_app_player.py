@@ -24,7 +24,7 @@ from convviz.viz import player, scene, schema, view
 pytestmark = pytest.mark.browser
 
 STEP = "document.querySelector('.convviz-player').getAttribute('data-step')"
-FAMILY = schema.FAMILIES["convolution"]
+FAMILY = schema.FAMILY_PAGES["convolution"]
 DEFAULT = schema.spec_from_values(FAMILY, FAMILY.defaults())  # the page's first picture
 
 
@@ -158,7 +158,7 @@ def _lit(page, d) -> set:
 
 def _page_spec(family: str, query: str) -> Spec:
     """The spec a page draws for ``query`` (decoded as the page decodes its link)."""
-    fam = schema.FAMILIES[family]
+    fam = schema.FAMILY_PAGES[family]
     params = dict(kv.split("=") for kv in query.split("&") if kv)
     values, notices = schema.decode(fam, params)
     assert not notices, notices

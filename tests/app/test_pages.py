@@ -12,7 +12,7 @@ from convviz.viz import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
-FAMILY_PAGES = {key: ROOT / "app_pages" / f"{key}.py" for key in schema.FAMILIES}
+FAMILY_PAGES = {key: ROOT / "app_pages" / f"{key}.py" for key in schema.FAMILY_PAGES}
 
 
 def _app(path, query: dict | None = None):
@@ -61,7 +61,7 @@ def test_page_loads_with_a_chart_and_no_error(family):
 @pytest.mark.parametrize("family", list(FAMILY_PAGES))
 def test_every_layer_and_every_widget_extreme(family):
     """Each layer of the page, then each slider at min and max and each choice: no exception."""
-    fam = schema.FAMILIES[family]
+    fam = schema.FAMILY_PAGES[family]
     at = _app(FAMILY_PAGES[family])
     for layer in fam.layers:
         at.selectbox(key=f"{family}.layer").set_value(layer).run()
