@@ -241,6 +241,7 @@ class Layer:
                 f"defined. Received input_shape={tuple(input_shape)}"
             )
         self.compute_output_shape(input_shape)
+        self._weight_names, self._regularizers = [], {}  # building again makes fresh weights
         self._build_weights(channels)
         self.input_channels = channels
         self.built = True

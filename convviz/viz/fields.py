@@ -7,7 +7,7 @@ query (``{name: value or [values]}``) into values with a notice for everything i
 :func:`encode` writes the values that differ from the defaults. Both are pure (no
 streamlit). One grammar:
 
-- a whole number: an optional sign and at most 9 digits, within ``lo..hi``;
+- a whole number: an optional sign and at most 18 digits, within ``lo..hi``;
 - a boolean: ``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off`` (any case);
 - a choice: the option's text (``"0"`` gives the option ``0``);
 - a span: ``a-b`` with ``lo <= a <= b <= hi``;
@@ -43,7 +43,7 @@ from ..geometry import AXIS_NAMES
 MAX_PARAM_LENGTH = 64
 #: Most query-parameter names read from one link (the rest are ignored, with one notice).
 MAX_PARAMS = 100
-_INT = re.compile(r"[+-]?\d{1,9}")
+_INT = re.compile(r"[+-]?\d{1,18}")  # any bound a field declares; int() of 18 digits is cheap
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 

@@ -1,4 +1,7 @@
-"""The player's payload, page schema and views, tested without Streamlit."""
+"""The player's payload (convviz/viz/player.py, through LayerView.payload), tested without
+Streamlit: one frame per step, the outlined cells equal the trace's window, gaps,
+subsampling, numbers mode, covers, the lines under the grids, and the scatter view's
+changed labels."""
 
 from __future__ import annotations
 
@@ -6,12 +9,9 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import convviz
-from convviz.demo import Spec, run
-from convviz.viz import figures, player, scene, schema, view
+from convviz.demo import Spec
+from convviz.viz import player, scene, schema, view
 
 
 def _frames(v, **options):
@@ -72,14 +72,6 @@ def test_frames_are_subsampled_beyond_the_limit_with_first_and_last_kept():
     assert any("50 of 1024 steps" in n for n in v.scene.notices)
 
 
-@given(st.integers(1, 5000), st.integers(2, 400))
-@settings(max_examples=60, deadline=None)
-def test_frame_indices(steps, limit):
-    idx = scene.frame_indices(steps, limit)
-    assert len(idx) == min(steps, limit)
-    assert idx[0] == 0 and idx[-1] == steps - 1 and np.all(np.diff(idx) > 0)
-
-
 def test_a_payload_at_another_step_shares_its_frames_and_changes_only_the_start():
     v = view.build(CASES[0])
     first, moved = v.payload(), v.payload(5)
@@ -106,12 +98,6 @@ def test_scatter_figure_has_one_frame_per_input_cell_and_running_values():
     patch = _boxes(frames[0][1], "patch")
     assert patch == sorted((out.origin[0] + c, out.origin[1] + r)
                            for r in range(3) for c in range(3))
-
-
-def test_volume_figure_marks_the_window_taps():
-    sample = run(Spec("Conv3D", {"filters": 1, "kernel_size": 2}, (3, 3, 3)))
-    fig = figures.volume_figure(sample.trace, 0)
-    assert len(fig.data[1].x) == 8
 
 
 def test_numbers_mode_draws_inputs_kernel_outputs_and_the_arithmetic():
@@ -145,135 +131,6 @@ def test_unwritten_outputs_are_covered_until_written_unless_revealed():
     assert all(f["c"] == [] for _, f in shown)
 
 
-def test_view_explain_matches_the_output_and_the_shape_panel_agrees():
-    spec = Spec("SeparableConv2D", {"filters": 2, "kernel_size": 3, "padding": "same",
-                                    "data_format": "channels_first"}, (4, 4), channels=2)
-    v = view.build(spec)
-    assert v.error is None and v.shape.agree
-    n = len(v.sample.trace)
-    assert v.steps == 2 * n  # the depthwise stage, then the pointwise stage
-    for step in range(n, 2 * n):
-        rows, frame = v.explain(step)
-        o = np.unravel_index(step - n, v.sample.trace.out_shape)
-        value = float(v.sample.y[(0, 0, *o)])
-        assert frame.sums[0].value == pytest.approx(value, abs=1e-5)
-        assert rows[-1]["stage"] == "= output" and float(rows[-1]["product"]) == value
-        pointwise = [r for r in rows if r["stage"] == "pointwise"]
-        bias = [float(r["product"]) for r in rows if r["stage"] == "bias"]
-        assert len(pointwise) == 2  # two intermediate maps (2 channels x depth_multiplier 1)
-        total = sum(float(r["value"]) * float(r["weight"]) for r in pointwise) + sum(bias)
-        assert total == pytest.approx(value)
-        assert not any("inserted zero" in r["cell"] for r in rows)
-    lay = {d["data_format"]: d for d in v.shape.layouts}
-    assert lay["channels_first"]["input"] == (None, 2, 4, 4)
-    assert lay["channels_last"]["output"] == (None, 4, 4, 2)
-    assert lay["channels_first"]["window axes"] == (2, 3)
-
-
-@pytest.mark.parametrize(("spec", "needle"), [
-    (Spec("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 2, "dilation_rate": 2},
-          (9, 9)), "dilation_rate"),
-    (Spec("Conv2D", {"filters": 3, "kernel_size": 3, "groups": 2}, (5, 5), 2), "groups"),
-    (Spec("Conv2D", {"filters": 1, "kernel_size": 7}, (5, 5)), "negative"),
-    (Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (40, 5)), "at most 32"),
-    (Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2,
-                              "output_padding": 2}, (3, 3)), "output_padding"),
-    (Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (5,)), None),
-])
-def test_invalid_specs_give_an_error_not_an_exception(spec, needle):
-    v = view.build(spec)
-    if needle is None:
-        assert v.error is None
-    else:
-        assert v.error is not None and needle in v.error, v.error
-
-
-# ---------------------------------------------------------------- schema and URL state
-def test_every_layer_has_a_family_page():
-    covered = {name for fam in schema.FAMILY_PAGES.values() for name in fam.layers}
-    assert covered == set(convviz.LAYERS)
-
-
-@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
-def test_defaults_build_and_are_small(family):
-    fam = schema.FAMILY_PAGES[family]
-    for layer in fam.layers:
-        values = {**fam.defaults(), "layer": layer}
-        spec = schema.spec_from_values(fam, values)
-        v = view.build(spec)
-        assert v.error is None, (layer, v.error)
-        assert all(n <= 8 for n in spec.spatial)
-
-
-@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
-def test_encode_decode_round_trip(family):
-    fam = schema.FAMILY_PAGES[family]
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        values = fam.defaults()
-        layer = values["layer"] = str(rng.choice(fam.layers))
-        for f in fam.fields:  # within what this layer accepts
-            if f.key == "layer":
-                continue
-            if f.kind == "int":
-                values[f.key] = int(rng.integers(f.lo, f.hi_for(layer) + 1))
-            elif f.kind == "bool":
-                values[f.key] = bool(rng.integers(2))
-            else:
-                values[f.key] = str(rng.choice(f.choices_for(layer)))
-        values["step"] = int(rng.integers(0, 9))
-        decoded, notices = schema.decode(fam, schema.encode(fam, values))
-        assert decoded["layer"] == layer
-        assert notices == []
-        active = {f.key for f in fam.active(values["layer"])}
-        assert {k: decoded[k] for k in active} == {k: values[k] for k in active}
-        assert decoded.get("step", 0) == values["step"]
-
-
-@given(st.dictionaries(st.text(max_size=30), st.one_of(st.text(max_size=80),
-                                                       st.lists(st.text(max_size=10)))))
-@settings(max_examples=200, deadline=None)
-def test_fuzzed_query_strings_never_raise(params):
-    for fam in schema.FAMILY_PAGES.values():
-        values, notices = schema.decode(fam, params)
-        assert values["layer"] in fam.layers
-        schema.spec_from_values(fam, values)  # always a well-formed spec
-
-
-@pytest.mark.parametrize("family", list(schema.FAMILY_PAGES))
-def test_the_pages_shell_command_reproduces_the_page(family, tmp_path, capsys):
-    """The `convviz animate` line each page shows renders the same configuration."""
-    import io
-    import shlex
-
-    from PIL import Image
-
-    from convviz import cli, export
-
-    fam = schema.FAMILY_PAGES[family]
-    for layer in fam.layers:
-        values = {**fam.defaults(), "layer": layer, "data_format": "channels_first"}
-        spec = schema.spec_from_values(fam, values)
-        out = tmp_path / f"{layer}.png"
-        command = export.animate_command(spec, numbers=True, output=str(out))
-        assert cli.main(shlex.split(command)[1:] + ["--step", "0"]) == 0, command
-        args, extras = cli.build_parser().parse_known_args(shlex.split(command)[1:])
-        parsed = cli.animation_spec(args, extras)
-        # the same layer (Keras's defaults written out), input and picture
-        unnamed = [{k: v for k, v in s.build().get_config().items() if k != "name"}
-                   for s in (parsed, spec)]
-        assert unnamed[0] == unnamed[1]
-        assert (parsed.spatial, parsed.channels) == (spec.spatial, spec.channels)
-        ours, theirs = (scene.build(run(s), numbers=True) for s in (spec, parsed))
-        assert [p.title for p in ours.panels] == [p.title for p in theirs.panels]
-        assert [list(p.text) for p in ours.panels] == [list(p.text) for p in theirs.panels]
-        with Image.open(out) as img:
-            expected = Image.open(io.BytesIO(export.png_bytes(parsed, 0, numbers=True)))
-            assert img.size == expected.size
-            assert np.array_equal(np.asarray(img.convert("RGB")),
-                                  np.asarray(expected.convert("RGB")))
-
-
 @pytest.mark.parametrize("cell_px", [view.DEFAULT_CELL_PX, view.PRESENTER_CELL_PX])
 @pytest.mark.parametrize("spec", [
     Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5)),
@@ -296,16 +153,6 @@ def test_every_line_under_the_grids_lies_inside_the_figure(spec, cell_px):
             assert grids_bottom <= y - fonts["line_px"] / 2, (i, text)
             assert y + fonts["line_px"] / 2 <= d["height"], (i, text)
             assert d["left"] + len(text) * fonts["char_px"] <= d["width"], (i, text)
-
-
-def test_hovering_a_blank_output_does_not_give_its_value_away():
-    spec = Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5))
-    y = view.build(spec).sample.y[0, 2, 0, 0]
-    for reveal in (False, True):
-        out = view.build(spec, reveal=reveal).scene.panel("out0")
-        text = out.hover[6]  # output (2, 0)
-        assert text.startswith("output filter 0 (2, 0)")
-        assert (f"= {scene.fmt(y)}" in text) == reveal, text
 
 
 def test_figures_fit_a_1280_px_screen_with_the_sidebar_open():
