@@ -502,3 +502,12 @@ def test_dtypes(cls):
 def test_float64_layer_computes_in_float64():
     layer = convviz.Conv2D(2, 3, dtype="float64")
     assert layer(rnd((1, 5, 5, 2))).dtype == np.float64
+
+
+def test_building_again_makes_fresh_weights_for_the_new_input():
+    layer = convviz.Conv2D(2, 3)
+    layer.build((None, 5, 5, 3))
+    layer.build((None, 5, 5, 4))  # a second build: one kernel and one bias, for 4 channels
+    assert [w.shape for w in layer.get_weights()] == [(3, 3, 4, 2), (2,)]
+    layer.set_weights([np.ones((3, 3, 4, 2), np.float32), np.zeros(2, np.float32)])
+    assert layer(np.ones((1, 5, 5, 4), np.float32))[0, 0, 0].tolist() == [36.0, 36.0]
