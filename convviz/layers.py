@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -127,6 +128,13 @@ def snake_name(name: str) -> str:
     """The name Keras gives the first layer of class ``name``: ``"conv2d_transpose"``."""
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def argument_names(cls) -> list[str]:
+    """The keyword arguments layer class ``cls`` takes, in its signature's order (without
+    ``**kwargs``): what a page, the CLI or a caller may pass it."""
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def next_name(cls_name: str, counts: dict[str, int]) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import geometry
+from . import geometry, layout
 from .geometry import prod
 
 #: Refuse dense dependency matrices larger than this many cells.
@@ -511,14 +511,10 @@ def explain(layer, x, out_index) -> Explanation:
             f"`out_index` must index the output of shape {out_shape}. Received: {out_index}"
         )
     trace = layer.trace(x.shape)
-    last = x if layer.data_format == "channels_last" else np.moveaxis(x, 1, -1)
+    last = layout.to_last(x, layer.data_format)
 
     def pre(index):
-        b = index[0]
-        if layer.data_format == "channels_last":
-            o, f = index[1:-1], index[-1]
-        else:
-            o, f = index[2:], index[1]
+        b, o, f = layout.split(index, layer.data_format)
         step = trace.step(int(np.ravel_multi_index(o, trace.out_shape)))
         table = layer.explain_rows(step, last[b], f)
         total = float(table["product"][table["stage"] != "depthwise"].sum())

@@ -16,7 +16,6 @@ anything invalid or hostile.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +24,7 @@ import convviz
 
 from .. import catalog, geometry, layout
 from ..demo import MAX_ANIMATION_SIZE, Spec
+from ..layers import argument_names
 from . import fields as codec
 from .fields import Field, rank_of
 
@@ -91,7 +91,7 @@ def _conv_args(layer, v):
         kw["groups"] = int(v["groups"])
     if "depth_multiplier" in v:
         kw["depth_multiplier"] = int(v["depth_multiplier"])
-    accepted = inspect.signature(convviz.LAYERS[layer]).parameters
+    accepted = argument_names(convviz.LAYERS[layer])
     return {key: value for key, value in kw.items() if key in accepted}
 
 
@@ -157,7 +157,7 @@ def _layer(family, default):
 def _accepting(family, argument) -> tuple:
     """The layers of ``family`` whose class takes ``argument``."""
     return tuple(name for name in catalog.layers_in(family)
-                 if argument in inspect.signature(convviz.LAYERS[name]).parameters)
+                 if argument in argument_names(convviz.LAYERS[name]))
 
 
 def _conv_padding(layers):
