@@ -22,6 +22,7 @@ PAGE_SPECS: tuple[tuple[str, str, str, str], ...] = (
     ("app_pages/shape_lab.py", "Shape lab", "shape-lab", ":material/science:"),
     ("app_pages/stacks.py", "Stacks", "stacks", ":material/stacks:"),
     ("app_pages/demystified.py", "Transposed, demystified", "demystified", ":material/lightbulb:"),
+    ("app_pages/real_data.py", "On real data", "real-data", ":material/image:"),
     ("app_pages/shape_calculator.py", "Shape calculator", "shape-calculator",
      ":material/straighten:"),
 )

@@ -10,6 +10,9 @@ Subcommands:
     one frame (``.png``, ``--step N``); see :mod:`convviz.export`.
 ``convviz gallery -o DIR``
     The convolution-arithmetic gallery (:data:`convviz.gallery.GALLERY`), one GIF per case.
+``convviz apply LAYER --image SOURCE --kernel NAME [layer arguments] -o FILE.png``
+    A real picture (``--signal`` a sound, ``--volume`` a volume) through the layer, every
+    filter's weights a named kernel; writes the feature maps (:mod:`convviz.realdata`).
 
 Layer arguments are the Keras constructor arguments with dashes (``--kernel-size 3``,
 ``--dilation-rate 2x1``); which ones a layer takes comes from its signature. Exit codes:
@@ -38,6 +41,7 @@ import convviz
 from . import formulas, layout
 from .catalog import format_shape, keras_call
 from .geometry import AXIS_NAMES
+from .layers import argument_names
 
 #: Exit code of usage errors and invalid layer settings (as argparse).
 EXIT_USAGE = 2
@@ -102,13 +106,6 @@ def resolve_layer(name: str):
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise CLIError(f"unknown layer {name!r}.{hint} Valid layers: "
                    f"{', '.join(sorted(convviz.LAYERS))}")
-
-
-def layer_arguments(cls) -> list[str]:
-    """The keyword arguments ``cls`` takes (its signature, without ``**kwargs``)."""
-    params = inspect.signature(cls).parameters.values()
-    return [p.name for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def _option(name: str) -> str:
@@ -199,7 +196,7 @@ def parse_value(name: str, text: str, cls):
         if len(values) != 1:
             raise CLIError(f"{option} expects one int. Received: {text!r}")
         return values[0]
-    if name in _PAIRS or (name == "padding" and "kernel_size" not in layer_arguments(cls)):
+    if name in _PAIRS or (name == "padding" and "kernel_size" not in argument_names(cls)):
         return parse_pairs(text, cls.rank, option)
     if name in _BOOLS:
         return parse_bool(text, option)
@@ -241,7 +238,7 @@ def layer_kwargs(cls, given: dict, extras: Sequence[str], defaults: dict | None 
 
     ``defaults`` (strings, as typed) fill arguments the layer takes that were not given.
     """
-    accepted = layer_arguments(cls)
+    accepted = argument_names(cls)
     raw = {k: v for k, v in (defaults or {}).items() if k in accepted}
     raw.update(given)
     tokens = list(extras)
@@ -331,14 +328,15 @@ def _derivation_hint(layer, input_shape) -> str:
 
 
 # ----------------------------------------------------------------------------- parser
-def _add_layer_options(parser: argparse.ArgumentParser) -> None:
+def _add_layer_options(parser: argparse.ArgumentParser, sizes: bool = True) -> None:
     parser.add_argument("layer", metavar="LAYER",
                         help="layer class name, e.g. Conv2D, Conv2DTranspose, ZeroPadding2D")
-    parser.add_argument("--input", "-i", required=True, metavar="SHAPE",
-                        help="spatial sizes (5x5, 15,15; channels from --channels, batch "
-                             "None) or a full shape (None,15,15,3 or '(None, 15, 15, 3)')")
-    parser.add_argument("--channels", "-c", type=int, metavar="C",
-                        help="input channels when --input gives spatial sizes (default 1)")
+    if sizes:
+        parser.add_argument("--input", "-i", required=True, metavar="SHAPE",
+                            help="spatial sizes (5x5, 15,15; channels from --channels, batch "
+                                 "None) or a full shape (None,15,15,3 or '(None, 15, 15, 3)')")
+        parser.add_argument("--channels", "-c", type=int, metavar="C",
+                            help="input channels when --input gives spatial sizes (default 1)")
     group = parser.add_argument_group(
         "layer arguments", "Keras constructor arguments; a layer takes only those in its "
         "signature, and other ones in its signature work too (--kernel-initializer ...)")
@@ -406,6 +404,34 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write only this case (repeatable); names: "
                               + ", ".join(_gallery_slugs()))
     gallery.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
+
+    from . import realdata
+
+    apply = sub.add_parser(
+        "apply", allow_abbrev=False, help="run a real picture, sound or volume through a layer",
+        description="Run a picture (2-D layers), a sound (1-D) or a volume (3-D) through the "
+        "layer with every filter's weights set to a named kernel (bias 0), print the shapes "
+        "and the engine's time, and write the feature maps as one PNG. SOURCE is a file or "
+        "a sample: " + ", ".join(realdata.REGISTRY) + ".",
+        epilog="example: convviz apply Conv2D --image zone_plate --kernel sobel_x --filters 1 "
+        "--strides 2 -o edges.png")
+    _add_layer_options(apply, sizes=False)
+    source = apply.add_argument_group("input").add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", metavar="SOURCE", help="a PNG/JPEG file or a sample picture")
+    source.add_argument("--signal", metavar="SOURCE", help="a WAV file or the sample chirp")
+    source.add_argument("--volume", metavar="SOURCE", help="a .npy file or the sample sphere")
+    weights = apply.add_argument_group("weights and output")
+    weights.add_argument("--kernel", default="sobel_x", choices=tuple(realdata.KERNELS),
+                         help="the named kernel every filter gets (default sobel_x)")
+    weights.add_argument("--channel-rule", default="diagonal", choices=realdata.CHANNEL_RULES,
+                         help="diagonal: filter f reads input channel f mod C; mean: every "
+                              "filter reads the mean of the channels (default diagonal)")
+    weights.add_argument("--rgb", action="store_true", help="read a picture as 3 channels")
+    weights.add_argument("--fit", type=int, default=None, metavar="PX",
+                         help="shrink a picture to this longest side first")
+    weights.add_argument("--seed", type=int, default=0, help="seed of --kernel random")
+    weights.add_argument("-o", "--output", required=True, metavar="FILE.png",
+                         help="PNG of the feature maps")
     return parser
 
 
@@ -508,7 +534,45 @@ def cmd_gallery(args, extras) -> int:
     return 0
 
 
-COMMANDS = {"shape": cmd_shape, "animate": cmd_animate, "gallery": cmd_gallery}
+def cmd_apply(args, extras) -> int:
+    from . import realdata
+
+    cls = resolve_layer(args.layer)
+    kind, source = next((k, v) for k, v in (("image", args.image), ("signal", args.signal),
+                                             ("volume", args.volume)) if v is not None)
+    rank = {"signal": 1, "image": 2, "volume": 3}[kind]
+    if cls.rank != rank:
+        raise CLIError(f"--{kind} is {rank}-D data; {cls.__name__} is a {cls.rank}D layer. "
+                       f"Use a {rank}D layer (e.g. {['Conv1D', 'Conv2D', 'Conv3D'][rank - 1]}).")
+    given = {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith("layer.")}
+    # one filter per input channel and a 3-wide kernel, unless given
+    kwargs = layer_kwargs(cls, given, extras,
+                          defaults={"filters": "3" if args.rgb else "1", "kernel_size": "3"})
+    if not args.output.lower().endswith(".png"):
+        raise CLIError(f"-o must name a .png file. Received: {args.output!r}")
+    if kind == "image":
+        x = realdata.load_image(source, mode="rgb" if args.rgb else "gray")
+        if args.fit is not None:
+            x = realdata.fit(x, args.fit)
+    elif kind == "signal":
+        x = realdata.load_signal(source)
+    else:
+        x = realdata.load_volume(source)
+    result = realdata.apply(cls.__name__, x, kernel=args.kernel, channels=args.channel_rule,
+                            seed=args.seed, **kwargs)
+    Path(args.output).write_bytes(result.to_png())
+    maps = result.feature_maps
+    print(result.call)
+    print(f"input shape:  {format_shape(result.input_shape)}")
+    print(f"output shape: {format_shape(result.output_shape)}")
+    print(f"kernel:       {result.kernel or '(no weights)'}")
+    print(f"engine time:  {result.seconds * 1000:.1f} ms, {result.macs:,} MACs")
+    print(f"wrote {args.output}: {len(maps)} feature map{'s' * (len(maps) != 1)}")
+    return 0
+
+
+COMMANDS = {"shape": cmd_shape, "animate": cmd_animate, "gallery": cmd_gallery,
+            "apply": cmd_apply}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

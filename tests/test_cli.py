@@ -250,3 +250,56 @@ def test_animate_writes_an_offline_html_player(tmp_path, capsys):
     assert "an offline player" in capsys.readouterr().out
     text = out.read_text(encoding="utf-8")
     assert '"start": 2' in text and "filter 1, ch 0" in text
+
+
+# ----------------------------------------------------------------------------- apply
+def test_apply_writes_the_feature_maps_of_a_sample_picture(tmp_path):
+    out = tmp_path / "edges.png"
+    r = run("apply", "Conv2D", "--image", "zone_plate", "--kernel", "sobel_x", "--strides",
+            "2", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert 'keras.layers.Conv2D(filters=1, kernel_size=3, strides=2)' in r.stdout
+    # 256 px, kernel 3, valid, stride 2: floor((256 - 3) / 2) + 1 = 127
+    assert "input shape:  (1, 256, 256, 1)" in r.stdout
+    assert "output shape: (1, 127, 127, 1)" in r.stdout
+    assert "wrote" in r.stdout and "1 feature map" in r.stdout
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > 100
+
+
+def test_apply_with_colour_gives_one_map_per_channel_and_reads_a_signal_and_a_volume(
+        tmp_path):
+    r = run("apply", "DepthwiseConv2D", "--image", "photo", "--rgb", "--fit", "32",
+            "--kernel", "gaussian", "--padding", "same", "-o", str(tmp_path / "a.png"))
+    assert r.returncode == 0, r.stderr
+    assert "output shape: (1, 32, 32, 3)" in r.stdout and "3 feature maps" in r.stdout
+    r = run("apply", "Conv1D", "--signal", "chirp", "--kernel", "box_blur", "--kernel-size",
+            "5", "-o", str(tmp_path / "s.png"))
+    assert r.returncode == 0, r.stderr
+    assert "input shape:  (1, 16000, 1)" in r.stdout and "(1, 15996, 1)" in r.stdout
+    r = run("apply", "Conv3D", "--volume", "sphere", "--kernel", "laplacian", "--padding",
+            "same", "-o", str(tmp_path / "v.png"))
+    assert r.returncode == 0, r.stderr
+    assert "output shape: (1, 32, 32, 32, 1)" in r.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["Conv2D", "--signal", "chirp"], "--signal is 1-D data; Conv2D is a 2D layer"),
+    (["Conv2D", "--image", "zone_plate", "-o", "x.gif"], "-o must name a .png file"),
+    (["Conv2D", "--image", "zone_plate", "--strides", "2", "--dilation-rate", "2"],
+     "`strides > 1` not supported in conjunction with `dilation_rate > 1`"),
+    (["Conv2D", "--image", "no_such_picture"], "no_such_picture"),
+])
+def test_apply_refuses_with_exit_code_2_and_a_reason(tmp_path, args, needle):
+    if "-o" not in args:
+        args = [*args, "-o", str(tmp_path / "x.png")]
+    r = run("apply", *args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_apply_refuses_a_text_file_posing_as_a_picture(tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("hello, not a picture\n")
+    r = run("apply", "Conv2D", "--image", str(fake), "-o", str(tmp_path / "x.png"))
+    assert r.returncode == 2 and "not an image" in r.stderr and "Traceback" not in r.stderr

@@ -302,3 +302,14 @@ def test_load_volume():
     np.save(nan, np.full((2, 2, 2), np.nan))
     with pytest.raises(ValueError, match="NaN"):
         rd.load_volume(nan.getvalue())
+
+
+def test_sample_batch_gives_distinct_rgb_pictures_and_refuses_more_than_it_has():
+    batch = rd.sample_batch(32, 64)
+    assert batch.shape == (32, 64, 64, 3) and batch.dtype == np.float32
+    assert len({b.tobytes() for b in batch}) == 32  # symmetric samples shifted apart too
+    # picture 0 is the first sample, unturned and unshifted
+    first = rd.fit(rd.load_asset("zone_plate", mode="rgb"), 64)
+    assert np.array_equal(batch[0], first)
+    with pytest.raises(ValueError, match="from 1 to 32"):
+        rd.sample_batch(33, 64)

@@ -108,14 +108,17 @@ def widget(field: Field, where=None, label: str | None = None, control: str | No
            **options):
     """Draw ``field``'s widget (bounds, choices and help from the field, its value in
     session state under ``field.state_key``): an int is a slider (``control="number"``: a
-    number input), a bool a toggle (``control="checkbox"``), a choice a selectbox, a span a
-    range slider. The one place a link page's widget is made."""
+    number input), a bool a toggle (``control="checkbox"``), a choice a selectbox
+    (``control="radio"``: a row of radio buttons), a span a range slider. The one place a
+    link page's widget is made."""
     where = where or st
     label = label or field.label
     common = dict(key=field.state_key, help=field.help or None, **options)
     if field.kind == "bool":
         return (where.checkbox if control == "checkbox" else where.toggle)(label, **common)
     if field.kind == "choice":
+        if control == "radio":
+            return where.radio(label, field.choices, horizontal=True, **common)
         return where.selectbox(label, field.choices, **common)
     if control == "number":
         return where.number_input(label, min_value=field.lo, max_value=field.hi, step=1,
