@@ -29,8 +29,9 @@ def _page_specs():
 PAGES = [pytest.param(url_path, title, id=url_path) for _, title, url_path, _ in _page_specs()]
 
 
-#: Pages without a step player (a table, the shape lab's staircase plot, a stack's shapes).
-NO_PLAYER = {"shape-calculator", "shape-lab", "stacks"}
+#: Pages without a step player (a table, the shape lab's staircase plot, a stack's shapes,
+#: the real-data page's feature maps).
+NO_PLAYER = {"shape-calculator", "shape-lab", "stacks", "real-data"}
 #: Pages whose pictures are tables.
 TABLES = {"shape-calculator", "shape-lab"}
 #: A step player with its picture drawn.
