@@ -8,7 +8,7 @@ from convviz.viz import real_figures as rf
 from convviz.viz.controls import PLOTLY_CONFIG
 
 P = page_fields.REAL_DATA
-links.load("real", P)
+links.load("real", P, keep=True)  # the batch part runs the image part's settings
 S = st.session_state
 st.title("On real data")
 st.markdown(

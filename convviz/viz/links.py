@@ -66,13 +66,20 @@ def query() -> dict[str, list[str]]:
     return {name: st.query_params.get_all(name) for name in st.query_params}
 
 
-def load(page: str, params: Mapping[str, Field], layers_key: str | None = None) -> bool:
+def load(page: str, params: Mapping[str, Field], layers_key: str | None = None,
+         keep: bool = False) -> bool:
     """Give every widget of ``params`` its default; on the page's first run, the URL's values.
 
     Returns True on that first run. Invalid or unknown parameters become notices for
     :func:`notices`. With ``layers_key``, the ``layers`` parameter (:func:`encode_layers`)
-    is read into that session-state key (unless no entry of it is valid).
+    is read into that session-state key (unless no entry of it is valid). With ``keep``, a
+    widget the last run did not draw keeps its value (a page whose parts draw different
+    widgets but share settings, and whose link carries them all).
     """
+    if keep:  # re-set: Streamlit forgets the value of a widget a run does not draw
+        for param in params.values():
+            if param.state_key in st.session_state:
+                st.session_state[param.state_key] = st.session_state[param.state_key]
     # Every run: a widget takes its default from here, never also from a value= argument
     # (Streamlit warns when both are set), and one not drawn last run gets it back.
     fresh = {p.state_key for p in params.values()

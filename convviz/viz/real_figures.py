@@ -149,7 +149,10 @@ class ImageView:
         if e is None or not len(e):
             return f"{where} = {shown:.4g}: this layer only moves or repeats cells."
         last = " of the pointwise stage" if "pointwise" in set(e.columns["stage"]) else ""
-        return (f"{where} = sum of the products{last} = {e.total:.4g} (bias 0); the map "
+        # float32 round-off (1e-7 of the map's scale) is shown as the 0 it stands for
+        scale = 1e-6 * max(1.0, float(np.abs(self.result.feature_maps[0]).max()))
+        total, shown = (0.0 if abs(v) < scale else v for v in (e.total, shown))
+        return (f"{where} = sum of the products{last} = {total:.4g} (bias 0); the map "
                 f"shows {shown:.4g}.")
 
     def rows(self) -> list[dict]:
@@ -159,8 +162,10 @@ class ImageView:
         for r in self.window.rows():
             cell = "padding" if r.get("padding") else ("inserted zero" if r.get("inserted")
                                                        else str(r.get("source")))
+            tap = r.get("kernel_index")
             out.append({"input cell": cell, "channel": r.get("channel"),
-                        "value": r.get("value"), "kernel tap": str(r.get("kernel_index")),
+                        "value": r.get("value"),
+                        "kernel tap": "-" if tap is None or min(tap) < 0 else str(tap),
                         "weight": r.get("weight"), "product": r.get("product"),
                         "stage": r.get("stage")})
         return out
