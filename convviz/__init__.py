@@ -40,6 +40,8 @@ from .layers import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .matrix import as_matrix, sparse_matrix, transpose_partner
+from .torch_port import to_torch
 
 __version__ = "0.1.0"
 
@@ -79,4 +81,8 @@ __all__ = [
     "ZeroPadding1D",
     "ZeroPadding2D",
     "ZeroPadding3D",
+    "to_torch",
+    "as_matrix",
+    "sparse_matrix",
+    "transpose_partner",
 ]
