@@ -2,9 +2,10 @@
 
 Subcommands:
 
-``convviz shape LAYER --input SHAPE [layer arguments]``
+``convviz shape LAYER --input SHAPE [layer arguments] [--torch]``
     The Keras call, input and output shapes, the per-axis output-length derivation with
-    the numbers filled in, the parameter count and the multiply-accumulates.
+    the numbers filled in, the parameter count and the multiply-accumulates (``--torch``:
+    and the same layer in PyTorch, :func:`convviz.to_torch`).
 ``convviz animate LAYER --input SHAPE [layer arguments] -o FILE``
     The layer's trace as an animated GIF (``.gif``), a video (``.mp4``, needs ffmpeg) or
     one frame (``.png``, ``--step N``); see :mod:`convviz.export`.
@@ -360,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: convviz shape Conv2D --filters 8 --kernel-size 3 --strides 2 "
         "--padding same --input None,15,15,3")
     _add_layer_options(shape)
+    shape.add_argument("--torch", action="store_true",
+                       help="also print the same layer in PyTorch: the module's code, the "
+                            "weights' torch layout and what a porter must know")
 
     animate = sub.add_parser(
         "animate", allow_abbrev=False, help="write a GIF, MP4 or PNG of a layer's trace",
@@ -461,6 +465,11 @@ def cmd_shape(args, extras) -> int:
             print(f"derivation:\n{hint}", file=sys.stderr)
         raise
     print(report)
+    if args.torch:
+        from .torch_port import to_torch
+
+        print()
+        print(to_torch(layer, shape).summary())
     return 0
 
 

@@ -303,3 +303,13 @@ def test_apply_refuses_a_text_file_posing_as_a_picture(tmp_path):
     fake.write_text("hello, not a picture\n")
     r = run("apply", "Conv2D", "--image", str(fake), "-o", str(tmp_path / "x.png"))
     assert r.returncode == 2 and "not an image" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_shape_with_torch_prints_the_pytorch_module_and_its_notes():
+    r = run("shape", "Conv2D", "--filters", "8", "--kernel-size", "3", "--strides", "2",
+            "--padding", "same", "--input", "None,16,16,3", "--torch")
+    assert r.returncode == 0, r.stderr
+    # 'same', stride 2 on 16: total pad (8-1)*2 + 3 - 16 = 1, the odd cell at the end
+    assert "nn.ZeroPad2d((0, 1, 0, 1))" in r.stdout
+    assert "nn.Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(0, 0)" in r.stdout
+    assert "1.weight: (8, 3, 3, 3)" in r.stdout and "x.permute(0, 3, 1, 2)" in r.stdout

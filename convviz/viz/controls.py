@@ -211,9 +211,20 @@ def shape_panel(view: LayerView) -> None:
         f"`{panel.engine_shape}`, spatial `{engine}`: **{mark}**  \n"
         f"Keras output shape: **`{panel.output_shape}`** · parameters: **{panel.params:,}** · "
         f"multiply-accumulates per sample: **{panel.macs:,}**")
-    st.code(f"import keras\nlayer = {panel.keras_call}\n"
-            f"y = layer(keras.Input(shape={panel.input_shape[1:]}))  # {panel.output_shape}",
-            language="python")
+    keras_tab, torch_tab = st.tabs(["Keras", "PyTorch"])
+    keras_tab.code(f"import keras\nlayer = {panel.keras_call}\n"
+                   f"y = layer(keras.Input(shape={panel.input_shape[1:]}))  # "
+                   f"{panel.output_shape}", language="python")
+    port = panel.torch
+    if isinstance(port, str):
+        torch_tab.info(f"No PyTorch port of this setting: {port}")
+        return
+    torch_tab.markdown("The same function in PyTorch, "
+                       + ("**exactly**" if port.exact else "**not exactly** (see below)")
+                       + "; `convviz.to_torch(layer).state_dict()` gives these weights in "
+                       "torch's layout:")
+    torch_tab.code(port.code, language="python")
+    torch_tab.markdown("\n".join(f"- {note}" for note in port.notes))
 
 
 def layout_panel(view: LayerView) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from .. import catalog, formulas, layout
 from ..demo import Sample, Spec, run
 from ..geometry import AXIS_NAMES
+from ..torch_port import to_torch
 from . import figures, player
 from . import scene as scene_mod
 
@@ -46,6 +47,9 @@ class ShapePanel:
     params: int
     macs: int
     layouts: list
+    #: The same layer in PyTorch (:func:`convviz.to_torch`: code, exactness, notes), or
+    #: the reason there is none.
+    torch: object = None
 
     @property
     def formula_shape(self) -> tuple:
@@ -133,7 +137,16 @@ def shape_panel(sample: Sample) -> ShapePanel:
         keras_call=catalog.keras_call(spec.name, spec.arguments),
         input_shape=shape_in, output_shape=out_shape, engine_shape=tuple(sample.y.shape),
         rows=rows, params=int(layer.count_params()), macs=formulas.macs(layer, spec.input_shape),
-        layouts=layouts(spec, spatial_out, cout))
+        layouts=layouts(spec, spatial_out, cout),
+        torch=_torch_port(layer, spec.input_shape))
+
+
+def _torch_port(layer, input_shape):
+    """:func:`convviz.to_torch` of the layer, or the reason it has none (a str)."""
+    try:
+        return to_torch(layer, input_shape)
+    except ValueError as exc:
+        return str(exc)
 
 
 def build(spec: Spec, *, view: str = "gather", numbers: bool = True, reveal: bool = False,

@@ -225,3 +225,15 @@ def test_every_animated_page_offers_gif_png_and_an_offline_html_player():
     # files are named after the whole configuration (the shell command shows the name)
     (command,) = [c.value for c in at.code if c.value.startswith("convviz animate")]
     assert "-o Conv2D_5x5x1_f1_k3x3_s2x1_same_d1x1_g1.gif" in command
+
+
+def test_the_shape_panel_has_the_keras_call_and_the_same_layer_in_pytorch():
+    at = _app(FAMILY_PAGES["convolution"], {"layer": "Conv1D", "n0": "9", "k0": "3",
+                                            "padding": "causal", "d0": "2"})
+    assert [t.label for t in at.tabs] == ["Keras", "PyTorch"]
+    codes = [c.value for c in at.code]
+    assert any("keras.layers.Conv1D(" in c for c in codes)
+    torch_code = next(c for c in codes if "import torch" in c)
+    # causal, k=3, d=2: (k-1)*d = 4 zeros at the start only, then an unpadded conv
+    assert "nn.ZeroPad1d((4, 0))" in torch_code
+    assert "dilation=(2,)" in torch_code and "padding=(0,)" in torch_code
