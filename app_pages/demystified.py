@@ -6,7 +6,7 @@ from convviz import catalog, stack
 from convviz.demo import Spec
 from convviz.viz import lab_figures as lf
 from convviz.viz import links, page_fields
-from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, scene_player
+from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, matrix_section, scene_player
 from convviz.viz.view import build
 
 P = page_fields.DEMYSTIFIED
@@ -75,4 +75,5 @@ for v, title, key in (
     reported = scene_player(v, f"demystified.{key}", step=st.session_state[at])
     st.session_state[at] = v.clip(reported.get("step", st.session_state[at]))
     export_buttons(v, "demystified", numbers=False, step=st.session_state[at])
+    matrix_section(v, "demystified", st.session_state[at])
 links.save(P)  # again: with the steps the players reported

@@ -468,5 +468,55 @@ def transpose_partner(conv_layer, input_shape):
     return partner
 
 
+def conv_partner(transposed_layer, input_shape):
+    """The convolution whose matrix is the transpose of ``transposed_layer``'s: the converse
+    of :func:`transpose_partner`.
+
+    A ``Conv{rank}DTranspose`` with kernel ``(*k, F, Cin)`` (Keras's transposed layout) is
+    the transpose of ``Conv{rank}D(filters=Cin)`` run on its output, with the same kernel
+    array read as ``(*k, in=F, out=Cin)``, strides, dilation and data_format, and the
+    padding (its own first, then the other) for which that conv maps the transposed
+    layer's output shape back to its input shape and ``as_matrix(conv, out_shape) ==
+    as_matrix(transposed_layer, input_shape).T``. No bias, linear activation.
+
+    Raises
+    ------
+    ValueError
+        When neither padding gives the transpose (e.g. an ``output_padding`` that adds
+        cells no window of a convolution would skip).
+    """
+    if not isinstance(transposed_layer, _layers.BaseConvTranspose):
+        raise TypeError("conv_partner needs a Conv1D/2D/3DTranspose layer. Received: "
+                        f"{transposed_layer!r}")
+    spec = _prepare(transposed_layer, input_shape)
+    m = as_matrix(transposed_layer, input_shape)
+    out_shape = layout.join(spec.input_shape[0], spec.out_spatial, spec.out_channels,
+                            transposed_layer.data_format)
+    tried = []
+    own = transposed_layer.padding
+    for padding in (own, "same" if own == "valid" else "valid"):
+        conv = _layers.LAYERS[f"Conv{transposed_layer.rank}D"](
+            filters=spec.in_channels, kernel_size=transposed_layer.kernel_size,
+            strides=transposed_layer.strides, padding=padding,
+            dilation_rate=transposed_layer.dilation_rate,
+            data_format=transposed_layer.data_format, use_bias=False,
+            dtype=transposed_layer.dtype, name=f"{transposed_layer.name}_conv_partner")
+        got = layout.spatial(conv.compute_output_shape(out_shape), conv.data_format)
+        if tuple(got) != spec.in_spatial:
+            tried.append(f"padding={padding!r} gives {tuple(got)}")
+            continue
+        conv.build(out_shape)
+        conv.set_weights([np.asarray(transposed_layer.kernel)])
+        if np.allclose(as_matrix(conv, out_shape), m.T, rtol=1e-6, atol=1e-7):
+            return conv
+        tried.append(f"padding={padding!r} reads other cells")
+    raise ValueError(
+        f"No Conv{transposed_layer.rank}D has the transposed matrix of "
+        f"{type(transposed_layer).__name__}(padding={own!r}, output_padding="
+        f"{transposed_layer.output_padding}) on input spatial shape {spec.in_spatial}: it "
+        f"must map {spec.out_spatial} back to {spec.in_spatial}. Tried " + "; ".join(tried)
+        + ".")
+
+
 __all__ = ["MAX_DENSE_ENTRIES", "MAX_SPARSE_ENTRIES", "SparseMatrix", "as_matrix",
-           "sparse_matrix", "transpose_partner"]
+           "conv_partner", "sparse_matrix", "transpose_partner"]

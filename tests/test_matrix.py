@@ -583,3 +583,34 @@ def test_exported():
     for name in ("as_matrix", "sparse_matrix", "transpose_partner"):
         assert getattr(convviz, name) is getattr(matrix, name)
         assert name in convviz.__all__
+
+
+@pytest.mark.parametrize("kw, n", [
+    ({"kernel_size": 3, "strides": 2}, 3),
+    ({"kernel_size": 3, "strides": 2, "padding": "same"}, 3),
+    ({"kernel_size": 4, "strides": 2, "padding": "same"}, 4),
+    ({"kernel_size": 3, "strides": 2, "output_padding": 1}, 3),
+    ({"kernel_size": 2, "dilation_rate": 2}, 4),
+])
+def test_conv_partner_is_the_convolution_a_transposed_layer_is_the_transpose_of(kw, n):
+    t = convviz.Conv2DTranspose(2, **kw)
+    shape = (None, n, n, 3)
+    t.build(shape)
+    conv = matrix.conv_partner(t, shape)
+    out_shape = t.compute_output_shape(shape)
+    assert np.allclose(as_matrix(conv, out_shape).T, as_matrix(t, shape))
+    assert conv.compute_output_shape(out_shape) == (None, n, n, 3)
+    # and back: the transposed layer is the conv's transpose partner again
+    back = transpose_partner(conv, out_shape)
+    assert np.allclose(as_matrix(back, shape), as_matrix(t, shape))
+
+
+def test_conv_partner_of_a_1d_example_by_hand():
+    # Conv1DTranspose k=2, s=1 on 2 cells, weights [a, b]: full[o + j] += x[o] * W[j],
+    # so M = [[a, 0], [b, a], [0, b]]; its conv partner reads [a, b]: [[a, b, 0], [0, a, b]]
+    t = convviz.Conv1DTranspose(1, 2, use_bias=False)
+    t.build((None, 2, 1))
+    t.set_weights([np.array([[[2.0]], [[5.0]]], np.float32)])
+    assert as_matrix(t, (None, 2, 1)).tolist() == [[2, 0], [5, 2], [0, 5]]
+    conv = matrix.conv_partner(t, (None, 2, 1))
+    assert as_matrix(conv, (None, 3, 1)).tolist() == [[2, 5, 0], [0, 2, 5]]

@@ -188,12 +188,33 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
                        "(drag to turn):")
             st.plotly_chart(view.volume(step), key=key(family, "volume"),
                             config=PLOTLY_CONFIG)
+        if not presenter and family.family in ("convolution", "transposed"):
+            matrix_section(view, family.key, step)
     left, right = st.columns(2) if not presenter else (st.container(), None)
     with left:
         shape_panel(view)
     if right is not None:
         with right:
             layout_panel(view)
+
+
+def matrix_section(view: LayerView, page: str, step: int) -> None:
+    """The layer as a matrix (:mod:`convviz.viz.matrix_panel`), in an expander, with the
+    rested step's row (or, in the scatter view, input column) outlined."""
+    from .matrix_panel import matrix_panel
+
+    with st.expander("The same layer as a matrix: y = M · x"):
+        panel = matrix_panel(view)
+        if isinstance(panel, str):
+            st.info(panel, icon=":material/info:")
+            return
+        for line in panel.lines:
+            st.markdown(line)
+        st.caption(f"Outlined: {step_label(step, view.steps)}, "
+                   + ("its input cell's column (every output it adds to)."
+                      if panel.view == "scatter" else "its row (the weights it reads)."))
+        st.plotly_chart(panel.figure(step), key=f"{page}.{view.view}.matrix",
+                        config=PLOTLY_CONFIG, width="content")
 
 
 def shape_panel(view: LayerView) -> None:

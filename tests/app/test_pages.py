@@ -237,3 +237,12 @@ def test_the_shape_panel_has_the_keras_call_and_the_same_layer_in_pytorch():
     # causal, k=3, d=2: (k-1)*d = 4 zeros at the start only, then an unpadded conv
     assert "nn.ZeroPad1d((4, 0))" in torch_code
     assert "dilation=(2,)" in torch_code and "padding=(0,)" in torch_code
+
+
+def test_the_matrix_expander_states_the_identities_with_the_pages_numbers():
+    at = _app(FAMILY_PAGES["transposed"], {"step": "3"})
+    assert [e.label for e in at.expander if "matrix" in e.label]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "largest difference is **0**" in text
+    assert "`Conv2D(padding='valid')` with the same kernel array" in text
+    assert any("step 3 of" in c.value for c in at.caption)
