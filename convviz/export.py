@@ -64,7 +64,7 @@ def _as_pairs(pre_padding, rank) -> tuple:
     return tuple((int(lo), int(hi)) for lo, hi in pre_padding)
 
 
-def _sample(spec: Spec, pre_padding=None) -> Sample:
+def padded_sample(spec: Spec, pre_padding=None) -> Sample:
     """:func:`demo.run` of ``spec``; with ``pre_padding`` (per axis ``(lo, hi)``) the layer
     runs on the input after ``ZeroPadding{rank}D(pre_padding)`` (the padded ring is zero)."""
     if pre_padding is None:
@@ -92,7 +92,7 @@ def _description(spec: Spec, pre_padding=None) -> str:
 # ----------------------------------------------------------------------------- public API
 def _scene(spec, view, numbers, max_frames, cell_px, pre_padding, reveal, filter) -> sc.Scene:
     """The scene every export of ``spec`` paints (ValueError for an invalid configuration)."""
-    sample = _sample(spec, pre_padding)
+    sample = padded_sample(spec, pre_padding)
     ring = None if pre_padding is None else _as_pairs(pre_padding, spec.rank)
     return sc.build(sample, view=view, numbers=numbers, reveal=reveal, filter=filter,
                     cell_px=cell_px, max_frames=max_frames, ring=ring,

@@ -169,7 +169,7 @@ def test_scatter_numbers_are_running_sums():
 
 def test_pre_padding_is_zero_padding_then_the_layer():
     spec = Spec("Conv2D", {"filters": 1, "kernel_size": 4}, spatial=(5, 5))
-    sample = export._sample(spec, 2)
+    sample = export.padded_sample(spec, 2)
     x = demo.sample_input(spec)
     padded = convviz.ZeroPadding2D(2)(x)
     np.testing.assert_array_equal(sample.x, padded)

@@ -17,7 +17,7 @@ def test_gallery_cases_are_valid_and_small():
     slugs = [case.slug for case in gallery.GALLERY]
     assert len(set(slugs)) == len(slugs) >= 9
     for case in gallery.GALLERY:
-        sample = export._sample(case.spec, case.pre_padding)
+        sample = export.padded_sample(case.spec, case.pre_padding)
         trace = (sample.layer.trace(sample.spec.input_shape, view="scatter")
                  if case.view == "scatter" else sample.trace)
         assert 1 <= len(trace) <= export.MAX_FRAMES
@@ -28,7 +28,7 @@ def test_gallery_guide_shapes():
 
     def out(slug):
         case = by[slug]
-        return export._sample(case.spec, case.pre_padding).trace.out_shape
+        return export.padded_sample(case.spec, case.pre_padding).trace.out_shape
 
     assert out("no_padding_no_strides") == (2, 2)
     assert out("arbitrary_padding_no_strides") == (6, 6)
