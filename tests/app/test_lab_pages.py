@@ -250,7 +250,10 @@ def test_stacks_widget_extremes():
 # ----------------------------------------------------------------------------- demystified
 def test_demystified_side_by_side():
     at = _app("demystified")
-    assert len(at.get("plotly_chart")) == 2  # the two overlap heatmaps
+    # the two overlap heatmaps, and each view's matrix
+    assert sorted(c.key for c in at.get("plotly_chart")) == [
+        "demystified.gather.matrix", "demystified.overlap.Blues", "demystified.overlap.Greens",
+        "demystified.scatter.matrix"]
     players = [json.loads(b.proto.json) for b in at.get("bidi_component")]
     assert len(players) == 2  # the gather and the scatter view, stepping independently
     assert players[0]["steps"] == 8 * 8 and players[1]["steps"] == 4 * 4

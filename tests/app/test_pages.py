@@ -147,7 +147,9 @@ def test_subsampled_animation_says_so():
 
 def test_transposed_scatter_view():
     at = _app(FAMILY_PAGES["transposed"], {"view": "scatter"})
-    assert len(_charts(at)) == 1 and not at.error
+    # the player, and under it the layer as a matrix with the step's input column outlined
+    assert [c.key for c in _charts(at)] == ["transposed.player", "transposed.scatter.matrix"]
+    assert not at.error
 
 
 def test_query_parameters_open_the_same_layer_arguments_and_step():
