@@ -159,7 +159,16 @@ def test_batch_run_chunks_report_progress_and_match_single_runs():
                        kernel_size=3, padding="same", data_format="channels_first")
         np.testing.assert_allclose(b.output[i], one.output[0], rtol=1e-5, atol=1e-6)
     default = rd.batch_run("Conv2D", list(images), filters=2)
-    assert default.chunk == 2 and len(default.chunk_seconds) == 3  # ceil(5 / 4) per call
+    assert default.chunk == 5 and len(default.chunk_seconds) == 1  # light: one call
+
+
+def test_a_heavy_batch_is_split_into_calls_of_about_chunk_macs(monkeypatch):
+    images = np.ones((6, 8, 8), np.float32)
+    # Conv2D(1, 3) on 8x8: 6x6 outputs x 9 taps = 324 multiply-adds a picture, 1944 in all
+    monkeypatch.setattr(rd.runs, "CHUNK_MACS", 700)
+    b = rd.batch_run("Conv2D", images, kernel="box_blur", filters=1)
+    # ceil(1944 / 700) = 3 calls, of ceil(6 / 3) = 2 pictures
+    assert b.macs == 1944 and b.chunk == 2 and len(b.chunk_seconds) == 3
 
 
 def test_batch_run_argument_errors():

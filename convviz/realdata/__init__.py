@@ -59,6 +59,7 @@ from .inputs import (
 from .kernels import CHANNEL_RULES, KERNELS, LAYOUTS, kernel, layer_weights, taps
 from .pictures import scale_label, to_png
 from .runs import (
+    CHUNK_MACS,
     MAX_BATCH_ELEMENTS,
     MAX_MACS,
     MAX_OUTPUT_ELEMENTS,
@@ -70,7 +71,7 @@ from .runs import (
 from .window import Window, window_of
 
 __all__ = [
-    "ASSETS", "Asset", "BatchResult", "CHANNEL_RULES", "Checkerboard", "IMAGE_FORMATS",
+    "ASSETS", "CHUNK_MACS", "Asset", "BatchResult", "CHANNEL_RULES", "Checkerboard", "IMAGE_FORMATS",
     "KERNELS", "KINDS", "LAYOUTS", "MAX_BATCH_ELEMENTS", "MAX_MACS", "MAX_OUTPUT_ELEMENTS",
     "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "REGISTRY", "ReceptiveField1D", "Result",
     "Window", "apply", "batch_run", "checkerboard_demo", "fit", "kernel", "layer_weights",

@@ -341,6 +341,11 @@ class BatchResult:
         return 2 * self.macs / self.seconds / 1e9 if self.seconds > 0 else math.inf
 
 
+#: About this many multiply-adds per layer call of :func:`batch_run` (about a second for
+#: the slowest layers per multiply-add, depthwise ones, on two cores).
+CHUNK_MACS = 500_000_000
+
+
 def batch_run(layer_name: str, images, *, kernel: str = "sobel_x", channels: str = "diagonal",
               seed: int = 0, chunk: int | None = None,
               progress: Callable[[float], Any] | None = None, **keras_kwargs) -> BatchResult:
@@ -356,10 +361,12 @@ def batch_run(layer_name: str, images, *, kernel: str = "sobel_x", channels: str
         arrays. At most :data:`MAX_BATCH_ELEMENTS` elements in all (checked before any
         copy is made).
     chunk : int, optional
-        Images per layer call. Default: the batch split into at most 4 chunks (16 images:
-        4 per call). Smaller chunks report progress more often but cost time: the engine
-        parallelises within a call, and a transposed convolution on 1 or 2 images per call
-        took about twice as long as on 4 (``benchmarks/bench_realdata.py``).
+        Images per layer call. Default: calls of about :data:`CHUNK_MACS` multiply-adds
+        each, so a light batch (16 RGB pictures of 256 x 256 through a 3x3 Conv2D with 8
+        filters: 223M) is one call and a heavy one reports progress as it goes. Smaller
+        chunks report progress more often but cost time: the engine parallelises within a
+        call, and that Conv2D took 45 ms in calls of 4 pictures against 23 ms in one
+        (``benchmarks/bench_realdata.py``).
     progress : callable, optional
         Called with the fraction done (``0 < f <= 1``, the last call is 1.0) after each
         chunk, e.g. a Streamlit progress bar's ``progress``.
@@ -388,16 +395,17 @@ def batch_run(layer_name: str, images, *, kernel: str = "sobel_x", channels: str
     batch = a.shape[0]
     if batch < 1:
         raise ValueError("`images` is empty: give at least one input.")
-    if chunk is None:
-        chunk = -(-batch // 4)
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(
+            chunk, (int, np.integer)) or chunk < 1):
         raise ValueError(f"`chunk` must be an int >= 1. Received: chunk={chunk!r}")
     if progress is not None and not callable(progress):
         raise ValueError(f"`progress` must be callable. Received: {progress!r}")
-    chunk = min(int(chunk), batch)
     shape_last = (batch, *a.shape[1:rank + 1], a.shape[rank + 1] if a.ndim > rank + 1 else 1)
     layer, kw, full = make_layer(layer_name, shape_last, kernel, channels, seed, keras_kwargs)
     out_shape, macs = check_sizes(layer, full, "The batch")
+    if chunk is None:  # calls of about CHUNK_MACS each: one call for a light batch
+        chunk = -(-batch // min(batch, max(1, -(-macs // CHUNK_MACS))))
+    chunk = min(int(chunk), batch)
     xb = as_batch(a, rank, True, layer.data_format)
     out = np.empty(out_shape, dtype=np.float32)
     times = []
