@@ -71,7 +71,8 @@ from .runs import (
 from .window import Window, window_of
 
 __all__ = [
-    "ASSETS", "CHUNK_MACS", "Asset", "BatchResult", "CHANNEL_RULES", "Checkerboard", "IMAGE_FORMATS",
+    "ASSETS", "CHUNK_MACS", "Asset", "BatchResult", "CHANNEL_RULES", "Checkerboard",
+    "IMAGE_FORMATS",
     "KERNELS", "KINDS", "LAYOUTS", "MAX_BATCH_ELEMENTS", "MAX_MACS", "MAX_OUTPUT_ELEMENTS",
     "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "REGISTRY", "ReceptiveField1D", "Result",
     "Window", "apply", "batch_run", "checkerboard_demo", "fit", "kernel", "layer_weights",
