@@ -244,7 +244,7 @@ def shape_panel(view: LayerView) -> None:
                        + ("**exactly**" if port.exact else "**not exactly** (see below)")
                        + "; `convviz.to_torch(layer).state_dict()` gives these weights in "
                        "torch's layout:")
-    torch_tab.code(port.code, language="python")
+    torch_tab.code(port.code, language="python", wrap_lines=True)
     torch_tab.markdown("\n".join(f"- {note}" for note in port.notes))
 
 
