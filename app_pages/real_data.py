@@ -75,7 +75,7 @@ if part == "image":
     cols = st.columns(2)
     for col, key, n in zip(cols, ("row", "col"), out_shape):
         S[f"real.{key}"] = min(S[f"real.{key}"], n - 1)
-        links.widget(P[key], col, disabled=n == 1)
+        links.widget(P[key], col, disabled=n == 1, hi=max(n - 1, 1))
     facts, rows = st.columns([2, 3])
     facts.dataframe([{"": k, "value": val} for k, val in v.facts], hide_index=True,
                     key="real.facts")
@@ -95,6 +95,11 @@ elif part == "checkerboard":
         st.error(f"**These settings cannot run on {source}.** {exc}", icon=":material/block:")
         st.stop()
     (st.warning if cb.checkerboard else st.success)(cb.explanation, icon=":material/grid_view:")
+    st.caption(f"Weights (bias 0): every tap of the Conv2D is 1/(k·k) = 1/{k * k}, a plain "
+               f"blur; every tap of the Conv2DTranspose is s·s/(k·k) = {s * s}/{k * k}, so that "
+               "on average a flat picture keeps its brightness. Each output is the picture's "
+               "value times that weight times the products per cell: where the count is "
+               "uneven, so is the output.")
     st.plotly_chart(rf.checkerboard_figure(cb), key="real.checkerboard", config=PLOTLY_CONFIG)
     left, right = st.columns(2)
     left.code("import keras\n\n" + cb.code_transposed, language="python", wrap_lines=True)
@@ -112,10 +117,13 @@ elif part == "signal":
     except ValueError as exc:
         st.error(f"**This stack cannot run on the signal.** {exc}", icon=":material/block:")
         st.stop()
+    clipped = ("" if field.size == field.formula else
+               f" Fewer than the formula's {field.formula}: the rest of this step's field "
+               "lies before the start or past the end of the signal, in the zero padding.")
     st.markdown(f"Output step **{field.out_index}** reads **{field.size}** input steps "
-                f"(steps {field.span[0]}..{field.span[1]}): 1 + Σ d·(k − 1) = "
-                f"**{field.formula}**; after each layer: "
-                + " → ".join(map(str, field.growth)) + ".")
+                f"(steps {field.span[0]}..{field.span[1]}); a field is 1 + Σ d·(k − 1) = "
+                f"**{field.formula}** steps wide; after each layer: "
+                + " → ".join(map(str, field.growth)) + "." + clipped)
     st.plotly_chart(rf.signal_figure(signal, rate, field), key="real.signal",
                     config=PLOTLY_CONFIG)
     st.code("import keras\n\n" + field.code, language="python", wrap_lines=True)
@@ -141,6 +149,7 @@ else:  # the whole batch
         st.subheader("The batch")
         count, size = links.widget(P["batch"]), links.widget(P["batch_size"])
         layer, kernel = links.widget(P["layer"]), links.widget(P["kernel"])
+        channels = links.widget(P["channels"])
     args = rf.image_arguments(layer, {k: S.get(p.state_key, p.default) for k, p in P.items()})
     st.markdown(f"**{count}** RGB pictures of **{size} x {size}** (the four samples, turned, "
                 f"mirrored and shifted) through `{catalog.keras_call(layer, args)}` with the "
@@ -150,9 +159,10 @@ else:  # the whole batch
         bar = st.progress(0.0, text="running")
         try:
             batch = realdata.sample_batch(count, size)
-            run = realdata.batch_run(layer, batch, kernel=kernel, progress=bar.progress,
-                                     **args)
+            run = realdata.batch_run(layer, batch, kernel=kernel, channels=channels,
+                                     progress=bar.progress, **args)
         except ValueError as exc:
+            bar.empty()
             st.error(f"**This batch cannot run.** {exc}", icon=":material/block:")
         else:
             bar.empty()

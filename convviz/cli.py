@@ -559,6 +559,8 @@ def cmd_apply(args, extras) -> int:
                           defaults={"filters": "3" if args.rgb else "1", "kernel_size": "3"})
     if not args.output.lower().endswith(".png"):
         raise CLIError(f"-o must name a .png file. Received: {args.output!r}")
+    if args.fit is not None and args.fit < 1:
+        raise CLIError(f"--fit must be a whole number of pixels >= 1. Received: {args.fit}")
     if kind == "image":
         x = realdata.load_image(source, mode="rgb" if args.rgb else "gray")
         if args.fit is not None:

@@ -96,3 +96,32 @@ def test_checkerboard_signal_and_volume_figures():
                             filters=1, kernel_size=3, padding="same")
     fig = rf.volume_figure(result, 16)
     assert len(fig.data) == 2 and "depth 16 of 32" in fig.layout.annotations[0].text
+
+
+def test_a_dilated_pixel_reads_cells_with_gaps_and_each_is_boxed():
+    img = realdata.fit(realdata.load_asset("zone_plate"), 32)
+    v = rf.image_view(img, "Conv2D", kernel="box_blur", filters=1, kernel_size=3,
+                      dilation_rate=4, padding="same", out_index=(10, 10))
+    # k=3, d=4, 'same': output 10 reads 10-4, 10, 10+4
+    rows, cols = rf.reads(v.window.trace)
+    assert rows[10] == cols[10] == "6..14 every 4th"
+    boxes = [s for s in v.figure.layout.shapes if s.xref == "x"]  # on the input
+    assert len(boxes) == 9 and {(b.x0 + 0.5, b.y0 + 0.5) for b in boxes} == {
+        (c, r) for r in (6, 10, 14) for c in (6, 10, 14)}
+
+
+def test_explain_rows_name_what_a_tap_reads():
+    img = realdata.fit(realdata.load_asset("photo", mode="rgb"), 16)
+    v = rf.image_view(img, "SeparableConv2D", kernel="sobel_x", filters=1, kernel_size=3,
+                      out_index=(0, 0))
+    cells = {r["input cell"] for r in v.rows() if r["stage"] == "pointwise"}
+    assert cells == {"depthwise map 0", "depthwise map 1", "depthwise map 2"}
+    rgb = [t for t in v.figure.data if t.type == "image"][0]
+    assert rgb.customdata.max() <= 1.0 and "R %{customdata[0]:.4f}" in rgb.hovertemplate
+
+
+def test_the_checkerboard_counts_are_drawn_cell_by_cell_for_their_corner():
+    cb = realdata.checkerboard_demo(realdata.fit(realdata.load_asset("zone_plate"), 64), 3, 2)
+    fig = rf.checkerboard_figure(cb)
+    assert fig.data[2].z.shape == (rf.OVERLAP_CORNER, rf.OVERLAP_CORNER)
+    assert np.array_equal(fig.data[2].z, cb.overlap_transposed[:32, :32])

@@ -81,7 +81,8 @@ def to_png(feature_maps, *, titles: Sequence[str] | None = None, columns: int | 
                                                                  for i in range(len(maps))]
     cols = max(1, min(columns or 4, len(maps)))
     rows = -(-len(maps) // cols)
-    fig = Figure(figsize=(2.6 * cols, 2.9 * rows + 0.4), dpi=dpi, facecolor="white",
+    extra = 0.35 if any(m.ndim == 3 for m in maps) else 0.0  # the depth slice's title line
+    fig = Figure(figsize=(2.6 * cols, (2.9 + extra) * rows + 0.4), dpi=dpi, facecolor="white",
                  layout="constrained")
     FigureCanvasAgg(fig)
     note = "each map scaled to its own range"

@@ -245,7 +245,9 @@ def shape_panel(view: LayerView) -> None:
                        + "; `convviz.to_torch(layer).state_dict()` gives these weights in "
                        "torch's layout:")
     torch_tab.code(port.code, language="python", wrap_lines=True)
-    torch_tab.markdown("\n".join(f"- {note}" for note in port.notes))
+    # the notes hold code such as full[i*s + j*d]: escape Markdown's emphasis marks
+    torch_tab.markdown("\n".join("- " + note.replace("*", "\\*").replace("_", "\\_")
+                                  for note in port.notes))
 
 
 def layout_panel(view: LayerView) -> None:

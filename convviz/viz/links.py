@@ -112,12 +112,13 @@ def load(page: str, params: Mapping[str, Field], layers_key: str | None = None,
 
 
 def widget(field: Field, where=None, label: str | None = None, control: str | None = None,
-           **options):
+           hi: int | None = None, **options):
     """Draw ``field``'s widget (bounds, choices and help from the field, its value in
     session state under ``field.state_key``): an int is a slider (``control="number"``: a
     number input), a bool a toggle (``control="checkbox"``), a choice a selectbox
     (``control="radio"``: a row of radio buttons), a span a range slider. The one place a
-    link page's widget is made."""
+    link page's widget is made. ``hi`` lowers an int's top for this run (e.g. to the
+    output's size); the link still accepts up to the field's."""
     where = where or st
     label = label or field.label
     common = dict(key=field.state_key, help=field.help or None, **options)
@@ -130,7 +131,8 @@ def widget(field: Field, where=None, label: str | None = None, control: str | No
     if control == "number":
         return where.number_input(label, min_value=field.lo, max_value=field.hi, step=1,
                                   **common)
-    return where.slider(label, field.lo, field.hi, **common)  # int, or span (a pair)
+    top = field.hi if hi is None else min(field.hi, hi)
+    return where.slider(label, field.lo, top, **common)  # int, or span (a pair)
 
 
 def add_notices(page: str, found: Sequence[str]) -> None:

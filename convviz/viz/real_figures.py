@@ -27,9 +27,12 @@ import convviz
 from .. import layout, realdata
 from ..layers import argument_names
 from .figures import COLORS
+from .scene import cells_read
 
 #: Feature maps drawn at the most (the rest are counted in the heading).
 MAX_MAPS = 8
+#: The checkerboard's overlap maps are drawn for their top-left corner of this many cells.
+OVERLAP_CORNER = 32
 #: Colours of the chosen window and pixel.
 WINDOW_COLOR = "#e15759"
 _GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
@@ -78,18 +81,13 @@ def image_arguments(layer_name: str, values) -> dict:
 def reads(trace) -> list[np.ndarray]:
     """Per spatial axis, the input cells each output cell reads there, as text.
 
-    ``"3..5"`` (first and last real input cell), ``"4"`` or ``"none"`` (only padding or
+    ``"3..5"``, ``"4"``, a dilated ``"6..14 every 4th"`` or ``"none"`` (only padding or
     inserted zeros), from the trace's per-axis ``source`` arrays (``(out, taps)``).
     """
     out = []
-    for ax in trace.axes:
-        real = ax.source >= 0
-        lo = np.where(real, ax.source, np.iinfo(np.int64).max).min(axis=1)
-        hi = np.where(real, ax.source, -1).max(axis=1)
-        text = np.array([f"{a}" if a == b else f"{a}..{b}" for a, b in zip(lo, hi)],
-                        dtype=object)
-        text[~real.any(axis=1)] = "none"
-        out.append(text)
+    for ax in trace.axes:  # the scene's wording: "1..3", a dilated "6..14 every 4th"
+        out.append(np.array([cells_read(row[row >= 0]) or "none" for row in ax.source],
+                            dtype=object))
     return out
 
 
@@ -152,6 +150,8 @@ class ImageView:
         # float32 round-off (1e-7 of the map's scale) is shown as the 0 it stands for
         scale = 1e-6 * max(1.0, float(np.abs(self.result.feature_maps[0]).max()))
         total, shown = (0.0 if abs(v) < scale else v for v in (e.total, shown))
+        if abs(total - shown) <= 1e-5 * max(1.0, abs(shown)):  # float32 vs float64 sums:
+            total = shown  # the same number, not two roundings of it
         return (f"{where} = sum of the products{last} = {total:.4g} (bias 0); the map "
                 f"shows {shown:.4g}.")
 
@@ -160,8 +160,17 @@ class ImageView:
         the input cell (or "padding"), its value, the kernel tap, its weight, the product."""
         out = []
         for r in self.window.rows():
-            cell = "padding" if r.get("padding") else ("inserted zero" if r.get("inserted")
-                                                       else str(r.get("source")))
+            source = r.get("source")
+            if r.get("stage") == "pointwise":
+                cell = f"depthwise map {r.get('channel')}"
+            elif r.get("padding"):
+                cell = "padding"
+            elif r.get("inserted"):
+                cell = "inserted zero"
+            elif source is None or min(source) < 0:
+                cell = "outside (weight 0)"
+            else:
+                cell = str(source)
             tap = r.get("kernel_index")
             out.append({"input cell": cell, "channel": r.get("channel"),
                         "value": r.get("value"),
@@ -207,7 +216,7 @@ def _grid(count: int, row_px: int = 280):
     cols = min(count, 4)
     rows = -(-count // cols)
     height = row_px * rows + 30
-    return rows, cols, height, min(0.3, 70 / height) if rows > 1 else 0.0
+    return rows, cols, height, min(0.3, 90 / height) if rows > 1 else 0.0
 
 
 def _square_axes(fig, count: int, cols: int) -> None:
@@ -225,16 +234,17 @@ def _image_figure(result, window, o) -> go.Figure:
     shown = maps[:MAX_MAPS]
     image = layout.to_last(result.input, result.data_format)[0]
     titles = ["input " + ("(RGB)" if image.shape[-1] == 3 else f"({range_text(image)})")]
-    titles += [f"output channel {c} ({range_text(m)})" for c, m in enumerate(shown)]
+    titles += [f"output channel {c}<br>{range_text(m)}" for c, m in enumerate(shown)]
     rows, cols, height, vspace = _grid(len(titles))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles,
                         horizontal_spacing=0.03, vertical_spacing=vspace)
     if image.shape[-1] == 3:
         fig.add_trace(go.Heatmap(z=image.mean(axis=-1), showscale=False, opacity=0,
                                  hoverinfo="skip"), 1, 1)  # same axes as a grey input
-        fig.add_trace(go.Image(z=np.clip(image, 0, 1) * 255, name="input",
-                               hovertemplate="input (%{y}, %{x})<br>RGB %{z}<extra></extra>"),
-                      1, 1)
+        fig.add_trace(go.Image(z=np.clip(image, 0, 1) * 255, name="input", customdata=image,
+                               hovertemplate="input (%{y}, %{x}): R %{customdata[0]:.4f}, "
+                               "G %{customdata[1]:.4f}, B %{customdata[2]:.4f}"
+                               "<extra></extra>"), 1, 1)
     else:
         scale, lo, hi = _colorscale(image[..., 0])
         fig.add_trace(go.Heatmap(z=image[..., 0], colorscale=scale, zmin=lo, zmax=hi,
@@ -257,13 +267,18 @@ def _image_figure(result, window, o) -> go.Figure:
         fig.add_trace(go.Heatmap(z=m, colorscale=scale, zmin=lo, zmax=hi, showscale=False,
                                  name=f"channel {c}", **kw), r + 1, col + 1)
         _mark_pixel(fig, o, r + 1, col + 1)
-    if window.bounds:
-        (r0, r1), (c0, c1) = window.bounds
+    cells = window.cells
+    if len(cells) and len(cells) == np.prod([b - a for a, b in window.bounds]):
+        (r0, r1), (c0, c1) = window.bounds  # a solid window: one box
         fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5,
                       line=dict(color=WINDOW_COLOR, width=2), row=1, col=1)
+    else:  # gaps (dilation, strided transposed reads): a box on every cell read
+        for r, c in cells[:400]:
+            fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                          line=dict(color=WINDOW_COLOR, width=1.5), row=1, col=1)
     _square_axes(fig, len(titles), cols)
     fig.update_annotations(font_size=12)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=10),
                       plot_bgcolor="white")
     return fig
 
@@ -278,10 +293,16 @@ def checkerboard_figure(cb: realdata.Checkerboard) -> go.Figure:
     def gray(a):
         return a if a.ndim == 2 else a.mean(axis=-1)
 
+    # the counts repeat with the stride: their top-left corner, cell by cell (a whole
+    # 256-wide map drawn in fewer screen pixels would alias into a moire of its own)
+    n = OVERLAP_CORNER
+    corner = f" (top-left {min(n, cb.overlap_transposed.shape[0])} x " \
+             f"{min(n, cb.overlap_transposed.shape[1])} cells)"
     pairs = [(gray(cb.transposed), "Conv2DTranspose output"),
              (gray(cb.resize_conv), "UpSampling2D + Conv2D output"),
-             (cb.overlap_transposed, "Conv2DTranspose: products per output cell"),
-             (cb.overlap_resize_conv, "UpSampling2D + Conv2D: products per output cell")]
+             (cb.overlap_transposed[:n, :n], "Conv2DTranspose: products per cell" + corner),
+             (cb.overlap_resize_conv[:n, :n], "UpSampling2D + Conv2D: products per cell"
+              + corner)]
     titles = [f"{t}<br>{range_text(a)}" for a, t in pairs]
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, horizontal_spacing=0.04,
                         vertical_spacing=0.08)
@@ -291,7 +312,8 @@ def checkerboard_figure(cb: realdata.Checkerboard) -> go.Figure:
         fig.add_trace(go.Heatmap(
             z=a, colorscale=_GRAY if r == 0 else "Blues", zmin=lo, zmax=hi if hi > lo else lo + 1,
             showscale=False, name=t,
-            hovertemplate=t + " (%{y}, %{x}) = %{z:.4g}<extra></extra>"), r + 1, c + 1)
+            hovertemplate=t.split(" (top-left")[0] + " (%{y}, %{x}) = %{z:.4g}"
+            "<extra></extra>"), r + 1, c + 1)
     _square_axes(fig, 4, 2)
     fig.update_annotations(font_size=12)
     fig.update_layout(height=900, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="white")

@@ -504,7 +504,7 @@ class Scene:
 
 
 # ------------------------------------------------------------------ arithmetic text
-def _cells_read(real) -> str | None:
+def cells_read(real) -> str | None:
     """The input indices one axis of a window reads, as a hover says them: ``1..3``, a
     dilated ``0..4 every 2nd``, or a list; None when it reads only padding."""
     v = np.unique(np.asarray(real, dtype=int))
@@ -936,7 +936,7 @@ class _Builder:
             for a in self.trace.axes:
                 rows = []
                 for row in a.source:
-                    rows.append(_cells_read(row[row >= 0]))
+                    rows.append(cells_read(row[row >= 0]))
                 per_axis.append(rows)
 
         def hover(cell, c, v):

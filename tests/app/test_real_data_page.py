@@ -318,13 +318,16 @@ def test_a_one_pixel_output_disables_the_pixel_sliders():
 
 def test_the_pixel_sliders_follow_a_smaller_output():
     at = _app()
-    at.slider(key="real.row").set_value(1024).run()
-    at.slider(key="real.col").set_value(1024).run()
+    # the sliders end at the output's last pixel (128 px, 'same', stride 1: 127)
+    assert _slider(at, "real.row").max == _slider(at, "real.col").max == 127
+    at.slider(key="real.row").set_value(127).run()
+    at.slider(key="real.col").set_value(127).run()
     _shows_image(at)
     assert (_slider(at, "real.row").value, _slider(at, "real.col").value) == (127, 127)
     at.slider(key="real.strides").set_value(4).run()
     _shows_image(at)
     assert (_slider(at, "real.row").value, _slider(at, "real.col").value) == (31, 31)
+    assert _slider(at, "real.row").max == 31
     assert next(c.value for c in at.caption if c.value.startswith("Output pixel")).startswith(
         "Output pixel (31, 31) of channel 0")
 
