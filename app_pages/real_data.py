@@ -36,8 +36,9 @@ def input_widgets():
         name, size, rgb = (links.widget(P[k]) for k in ("image", "size", "rgb"))
         st.caption(realdata.REGISTRY[name].description)
         upload = st.file_uploader(
-            f"Or your own picture (PNG or JPEG, at most {realdata.MAX_UPLOAD_BYTES >> 20} MB)",
-            type=["png", "jpg", "jpeg"], key="real.upload")
+            f"Or your own picture ({', '.join(realdata.IMAGE_FORMATS)}; a still image of at "
+            f"most {realdata.MAX_UPLOAD_BYTES >> 20} MB)",
+            type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="real.upload")
     if upload is not None:
         try:
             return picture(name, size, rgb, upload.getvalue()), f"your picture {upload.name}"
@@ -111,6 +112,8 @@ elif part == "signal":
         k, layers, padding, out = (links.widget(P[k])
                                    for k in ("sig_k", "sig_layers", "sig_padding", "sig_out"))
     signal, rate = realdata.load_signal("chirp", with_rate=True)
+    if padding == "valid":  # the output is shorter by the field's width less one
+        out = min(out, signal.size - sum(2 ** i * (k - 1) for i in range(layers)) - 1)
     try:
         field = realdata.receptive_field_1d(k, tuple(2 ** i for i in range(layers)),
                                             steps=signal.size, out_index=out, padding=padding)

@@ -41,9 +41,11 @@ KERNELS: Mapping[str, str] = MappingProxyType({
     "identity": "1 at the centre cell: the output copies the input (with 'same' padding).",
     "box_blur": "Every tap 1/K (K cells): each output is the mean of its window.",
     "gaussian": "Binomial weights (1 2 1 per axis for size 3), summing to 1: a smooth blur.",
-    "sobel_x": "Derivative along x (the last spatial axis) times a 1 2 1 smoothing across: "
+    "sobel_x": "Derivative along x (the last spatial axis) times a binomial smoothing across "
+               "(1 2 1 for size 3): "
                "vertical edges.",
-    "sobel_y": "Derivative along y (rows) times a 1 2 1 smoothing across: horizontal edges.",
+    "sobel_y": "Derivative along y (rows) times a binomial smoothing across (1 2 1 for size "
+               "3): horizontal edges.",
     "laplacian": "Sum of second differences 1 -2 1 along every axis: zero on ramps, marks "
                  "edges and spots.",
     "sharpen": "Identity minus the Laplacian: boosts edges, keeps flat areas.",
