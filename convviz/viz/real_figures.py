@@ -46,36 +46,31 @@ _ARGUMENTS = (("filters", "filters"), ("kernel_size", "kernel_size"), ("strides"
               ("up", "size"), ("interpolation", "interpolation"))
 
 
-def image_settings(layer_name: str) -> tuple[str, ...]:
-    """The page settings that are arguments of ``layer_name`` (what its sidebar shows)."""
+def _settings(layer_name: str) -> tuple[tuple[str, str], ...]:
+    """``(page setting, Keras argument)`` for each argument ``layer_name`` takes (the
+    ``amount`` is a ZeroPadding layer's ``padding``, and its ``padding`` choice is not)."""
     params = argument_names(convviz.LAYERS[layer_name])
     pad_layer = convviz.LAYERS[layer_name].family == "zero padding"
     out = []
     for key, arg in _ARGUMENTS:
-        if key == "amount" and pad_layer:
-            arg = "padding"
-        elif key == "padding" and pad_layer:
-            continue
+        if pad_layer and key in ("amount", "padding"):
+            arg = "padding" if key == "amount" else ""
         if arg in params:
-            out.append(key)
+            out.append((key, arg))
     return tuple(out)
+
+
+def image_settings(layer_name: str) -> tuple[str, ...]:
+    """The page settings that are arguments of ``layer_name`` (what its sidebar shows)."""
+    return tuple(key for key, _ in _settings(layer_name))
 
 
 def image_arguments(layer_name: str, values) -> dict:
     """Keras arguments of ``layer_name`` from the page's ``values``, leaving out those at
     their Keras default (so the call reads as a person would write it)."""
     params = inspect.signature(convviz.LAYERS[layer_name]).parameters
-    pad_layer = convviz.LAYERS[layer_name].family == "zero padding"
-    kw = {}
-    for key in image_settings(layer_name):
-        arg = dict(_ARGUMENTS)[key]
-        if key == "amount" and pad_layer:
-            arg = "padding"
-        value = values[key]
-        default = params[arg].default
-        if arg in ("filters", "kernel_size", "cropping") or value != default:
-            kw[arg] = value
-    return kw
+    return {arg: values[key] for key, arg in _settings(layer_name)
+            if arg in ("filters", "kernel_size", "cropping") or values[key] != params[arg].default}
 
 
 def reads(trace) -> list[np.ndarray]:
