@@ -1,7 +1,10 @@
 """convviz's Streamlit entry point: a router and nothing else.
 
-Run it with ``streamlit run app.py``. Every page lives in ``app_pages/`` and is listed in
-``PAGE_SPECS``; the browser smoke test visits each entry of that list. (Not ``pages/``:
+Run it with ``streamlit run app.py``. Streamlit finds ``app`` below, an ``st.App`` that
+serves this script and one more route, the pages' downloads (:mod:`convviz.viz.downloads`),
+so a download is a plain URL that any server process answers. Every page lives in
+``app_pages/`` and is listed in ``PAGE_SPECS``; the browser smoke test visits each entry
+of that list. (Not ``pages/``:
 Streamlit treats a ``pages/`` folder beside the entry script as its legacy multipage app
 until ``st.navigation`` first runs, so a deep link to a fresh server would skip this router.)
 """
@@ -46,5 +49,9 @@ def main() -> None:
     st.navigation([root, *pages]).run()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a session's run of this script
     main()
+else:  # imported by `streamlit run app.py` (or uvicorn): serve the script plus downloads
+    from convviz.viz import downloads
+
+    app = st.App(__file__, routes=downloads.routes())

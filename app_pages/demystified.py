@@ -3,9 +3,8 @@
 import streamlit as st
 
 from convviz import catalog, stack
-from convviz.demo import Spec
+from convviz.viz import downloads, links, page_fields
 from convviz.viz import lab_figures as lf
-from convviz.viz import links, page_fields
 from convviz.viz.controls import PLOTLY_CONFIG, export_buttons, matrix_section, scene_player
 from convviz.viz.view import build
 
@@ -27,8 +26,7 @@ links.save(P)
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def views(n, k, s):
-    spec = Spec("Conv2DTranspose", {"filters": 1, "kernel_size": k, "strides": s,
-                                    "padding": "same"}, spatial=(n, n))
+    spec = downloads.demystified_spec(n, k, s)
     return build(spec, view="gather"), build(spec, view="scatter")
 
 
@@ -74,6 +72,8 @@ for v, title, key in (
     at = f"demystified.{key}_step"
     reported = scene_player(v, f"demystified.{key}", step=st.session_state[at])
     st.session_state[at] = v.clip(reported.get("step", st.session_state[at]))
-    export_buttons(v, "demystified", numbers=False, step=st.session_state[at])
+    export = downloads.Export("demystified", v.spec, v.view, step=st.session_state[at])
+    export_buttons(export, downloads.demystified_query(st.session_state, key),
+                   f"demystified.{key}")
     matrix_section(v, "demystified", st.session_state[at])
 links.save(P)  # again: with the steps the players reported

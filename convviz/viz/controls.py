@@ -14,10 +14,12 @@ the PNG button, the 3-D view and the link all show the player's step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import streamlit as st
 
-from . import links, player
+from . import downloads, links, player
 from .scene import MAX_CANVAS_PX, step_label
 from .schema import FAMILY_PAGES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CANVAS_PX, PRESENTER_CELL_PX, LayerView, build
@@ -182,7 +184,9 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
                  explain=numbers and not presenter, presenter=presenter)
     with st.container(key=STEP_DEPENDANTS):
         if not presenter:
-            export_buttons(view, family.key, numbers, step)
+            export = downloads.Export(family.key, view.spec, view.view, numbers,
+                                      view.scene.reveal, view.scene.filter, step)
+            export_buttons(export, encode(family, values), f"{family.key}.{view.view}")
         if view.spec.rank == 3 and view.view == "gather":
             st.caption(f"The window of {step_label(step, view.steps)} in 3-D "
                        "(drag to turn):")
@@ -318,56 +322,30 @@ def header(values: dict, title: str, intro: str) -> None:
         st.markdown(intro)
 
 
-@st.cache_data(max_entries=32, show_spinner="Rendering the GIF…")
-def _gif(spec, view, numbers, reveal=False, filter=0) -> bytes:
-    from .. import export
+def export_buttons(export: downloads.Export, query: Mapping[str, str], key: str) -> None:
+    """Links to ``export`` as a GIF, a PNG of its step and an HTML player (:mod:`.downloads`:
+    rendered by the server on the click, in the background, never lost to a rerun).
 
-    return export.gif_bytes(spec, view=view, numbers=numbers, reveal=reveal, filter=filter)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _png(spec, view, numbers, step, reveal=False, filter=0) -> bytes:
-    from .. import export
-
-    return export.png_bytes(spec, step, view=view, numbers=numbers, reveal=reveal,
-                            filter=filter)
-
-
-@st.cache_data(max_entries=16, show_spinner="Writing the HTML player…")
-def _html(spec, view, numbers, step, reveal=False, filter=0) -> bytes:
-    from .. import export
-
-    return export.html_bytes(spec, view=view, numbers=numbers, step=step, reveal=reveal,
-                             filter=filter)
-
-
-def export_buttons(view: LayerView, page: str, numbers: bool, step: int = 0) -> None:
-    """Download the animation as a GIF and step ``step`` as a PNG (rendered on click).
-
-    ``page`` prefixes the widget keys, so several views on one page each get their own.
+    ``query`` is the page's settings (the download URL carries them); ``key`` prefixes the
+    buttons' keys, so several views on one page each get their own.
     """
-    from .. import export, gallery
+    from .. import export as ex
+    from .. import gallery
 
-    spec, kind = view.spec, view.view
-    reveal, filter_ = view.scene.reveal, view.scene.filter
-    stem = gallery.file_stem(spec, view=kind, filter=filter_)
+    url = {kind: downloads.link(export, query, kind) for kind in downloads.KINDS}
     cols = st.columns(3)
-    cols[0].download_button(
-        "Download GIF", lambda: _gif(spec, kind, numbers, reveal, filter_),
-        file_name=f"{stem}.gif",
-        mime="image/gif", key=f"{page}.{kind}.gif", icon=":material/animated_images:",
-        on_click="ignore",
-        help=f"Every step (or {export.MAX_FRAMES} evenly spaced ones), rendered with matplotlib")
-    cols[1].download_button(
-        f"Download step {step} as PNG", lambda: _png(spec, kind, numbers, step, reveal, filter_),
-        file_name=f"{stem}_step{step}.png", mime="image/png", key=f"{page}.{kind}.png",
-        icon=":material/image:", on_click="ignore")
-    cols[2].download_button(
-        "Download interactive HTML", lambda: _html(spec, kind, numbers, step, reveal, filter_),
-        file_name=f"{stem}.html", mime="text/html", key=f"{page}.{kind}.html",
-        icon=":material/html:", on_click="ignore",
+    cols[0].link_button(
+        "Download GIF", url["gif"], key=f"{key}.gif", icon=":material/animated_images:",
+        help=f"Every step (or {ex.MAX_FRAMES} evenly spaced ones), rendered with matplotlib "
+        "on the server: a big layer takes a few seconds.")
+    cols[1].link_button(
+        f"Download step {export.step} as PNG", url["png"], key=f"{key}.png",
+        icon=":material/image:")
+    cols[2].link_button(
+        "Download interactive HTML", url["html"], key=f"{key}.html", icon=":material/html:",
         help="This player in one file that plays offline: ←/→ step, space plays, hover a "
         "cell to light up what it reads. For slides or an LMS.")
     st.caption("The same from the shell:")
-    st.code(gallery.animate_command(spec, view=kind, numbers=numbers, reveal=reveal,
-                                    filter=filter_, output=f"{stem}.gif"), language="bash")
+    st.code(gallery.animate_command(export.spec, view=export.view, numbers=export.numbers,
+                                    reveal=export.reveal, filter=export.filter,
+                                    output=export.filename("gif")), language="bash")

@@ -49,7 +49,7 @@ def _agree(page, step: int, steps: int) -> None:
 
 
 def _png_button(page):
-    return page.locator('[data-testid="stDownloadButton"] button').filter(has_text="PNG")
+    return page.locator('[data-testid^="stBaseLinkButton"]').filter(has_text="PNG")
 
 
 def test_stepping_is_client_side_and_the_paused_step_reaches_every_display(server, browser):
@@ -250,7 +250,7 @@ def test_the_html_download_is_the_same_player(server, browser, tmp_path):
     page = _open(browser, f"{server}/convolution", viewport=(1280, 1600))
     try:
         page.wait_for_selector(PLAYER)
-        button = page.get_by_role("button", name="Download interactive HTML")
+        button = page.get_by_role("link", name="Download interactive HTML")
         with page.expect_download() as download:
             button.click()
         text = open(download.value.path(), encoding="utf-8").read()

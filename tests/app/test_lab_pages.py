@@ -300,5 +300,5 @@ def test_demystified_links_carry_where_each_player_stands():
     _clean(at)
     assert at.query_params["scatter_step"] in ("3", ["3"])
     assert at.query_params["gather_step"] in ("5", ["5"])
-    labels = [b.proto.label for b in at.get("download_button") if "PNG" in b.proto.label]
+    labels = [b.proto.label for b in at.get("link_button") if "PNG" in b.proto.label]
     assert labels == ["Download step 5 as PNG", "Download step 3 as PNG"]

@@ -90,7 +90,7 @@ def test_every_layer_and_every_widget_extreme(family):
 
 
 def _png_label(at) -> str:
-    return next(b.proto.label for b in at.get("download_button") if "PNG" in b.proto.label)
+    return next(b.proto.label for b in at.get("link_button") if "PNG" in b.proto.label)
 
 
 def test_the_players_step_reaches_the_png_button_and_the_link_without_a_new_payload():
@@ -222,7 +222,7 @@ def test_an_invalid_combination_shows_only_its_rule():
 
 def test_every_animated_page_offers_gif_png_and_an_offline_html_player():
     at = _app(FAMILY_PAGES["convolution"], {"s0": "2", "padding": "same", "step": "2"})
-    labels = [b.proto.label for b in at.get("download_button")]
+    labels = [b.proto.label for b in at.get("link_button")]
     assert labels == ["Download GIF", "Download step 2 as PNG", "Download interactive HTML"]
     # files are named after the whole configuration (the shell command shows the name)
     (command,) = [c.value for c in at.code if c.value.startswith("convviz animate")]

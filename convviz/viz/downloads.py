@@ -1,0 +1,324 @@
+"""Downloads as plain URLs that always arrive: ``download/<page>/<file>?<settings>``.
+
+A layer page's "Download GIF / PNG / HTML" buttons are links to this route, which
+``app.py`` mounts on Streamlit's own server (``st.App``). The URL carries everything the
+file is made from (the page's link, :func:`link`), so
+
+- any server process can answer it (behind the class proxy of :mod:`convviz.serve` the
+  GET need not reach the student's own backend), and a shared download link keeps working;
+- nothing the server clears between the page and the browser's GET can make it a 404
+  (Streamlit's own deferred downloads keep the rendered file for two other sessions'
+  reruns only, which a busy class gets through in milliseconds);
+- the answer is the file (``200``, ``Content-Disposition: attachment``) or a sentence that
+  says why not: ``400`` for settings the page would refuse, ``503`` with ``Retry-After``
+  while :data:`MAX_WAITING` other renders wait.
+
+Rendering runs in :class:`RenderPool`: :data:`RENDER_WORKERS` worker process(es) at a
+lower CPU priority (``nice`` +:data:`WORKER_NICE`), so a class pressing "Download GIF"
+together slows nobody's reruns; the same file asked twice while it renders is rendered
+once; finished files are kept in a cache of at most :data:`MAX_CACHE_BYTES`.
+
+>>> export = Export("convolution", Spec("Conv2D", {"filters": 1, "kernel_size": 3}, (5, 5)))
+>>> export.filename("gif")
+'Conv2D_5x5x1_f1_k3.gif'
+>>> parse("convolution", "conv2d.gif", {"layer": ["Conv2D"], "n0": ["6"]}).spec.spatial
+(6, 5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..demo import Spec, check_animation_size
+from . import fields as codec
+from . import page_fields
+from .schema import FAMILY_PAGES, decode, encode, spec_from_values
+
+#: What each download is, by the file name's extension.
+KINDS = {"gif": "image/gif", "png": "image/png", "html": "text/html; charset=utf-8"}
+#: The route's path under the app's root (the page links are relative to the page's URL).
+ROUTE = "download"
+#: Render processes per server process (``CONVVIZ_RENDER_WORKERS`` overrides).
+RENDER_WORKERS = max(1, int(os.environ.get("CONVVIZ_RENDER_WORKERS", "1")))
+#: How much lower a render worker's CPU priority is than the server's (Linux ``nice``).
+WORKER_NICE = 10
+#: Distinct renders that may wait for a worker; one more is answered 503.
+MAX_WAITING = 24
+#: Finished files kept per server process (least recently asked dropped first).
+MAX_CACHE_BYTES = 64 * 2**20
+#: A worker process is replaced after this many renders (bounds what a leak can hold).
+MAX_TASKS_PER_WORKER = 64
+#: Seconds a 503 asks the browser to wait per render ahead of it (a rough GIF time).
+SECONDS_PER_RENDER = 2
+
+
+@dataclass(frozen=True)
+class Export:
+    """One picture the pages export: the layer, how it is drawn, and the step shown."""
+
+    page: str
+    spec: Spec
+    view: str = "gather"
+    numbers: bool = False
+    reveal: bool = False
+    filter: int = 0
+    step: int = 0
+
+    def key(self, kind: str) -> tuple:
+        """What the file ``kind`` depends on (a GIF shows every step: not ``step``)."""
+        step = None if kind == "gif" else self.step
+        return (kind, self.spec, self.view, self.numbers, self.reveal, self.filter, step)
+
+    def filename(self, kind: str) -> str:
+        from ..gallery import file_stem
+
+        stem = file_stem(self.spec, view=self.view, filter=self.filter)
+        return f"{stem}_step{self.step}.png" if kind == "png" else f"{stem}.{kind}"
+
+    def render(self, kind: str) -> bytes:
+        """The file's bytes (runs in a render worker)."""
+        from .. import export
+
+        common = dict(view=self.view, numbers=self.numbers, reveal=self.reveal,
+                      filter=self.filter)
+        if kind == "gif":
+            return export.gif_bytes(self.spec, **common)
+        if kind == "png":
+            return export.png_bytes(self.spec, self.step, **common)
+        return export.html_bytes(self.spec, step=self.step, **common)
+
+
+def demystified_spec(n: int, k: int, s: int) -> Spec:
+    """The demystified page's transposed convolution: ``Conv2DTranspose(1, k, strides=s,
+    padding="same")`` on an ``n`` x ``n`` input."""
+    return Spec("Conv2DTranspose", {"filters": 1, "kernel_size": k, "strides": s,
+                                    "padding": "same"}, spatial=(n, n))
+
+
+#: The demystified page's download settings: its own fields, and which of its two views.
+_DEMYSTIFIED_VIEW = codec.Field("view", "View", "choice", "gather", choices=("gather", "scatter"))
+
+
+def _refuse(notices: Sequence[str]) -> None:
+    if notices:
+        raise ValueError("; ".join(n.replace("; the default is used", "") for n in notices))
+
+
+def parse(page: str, filename: str, params: Mapping[str, Sequence[str]]) -> Export:
+    """The :class:`Export` a download URL names; ValueError saying what is wrong with it.
+
+    Unlike a page link (which falls back to defaults with a notice), a download with a
+    setting the page would not accept is refused: a file of other settings than the
+    student's would be a quiet lie.
+    """
+    kind = filename.rpartition(".")[2]
+    if kind not in KINDS:
+        raise ValueError(f"{filename!r}: a download is a .gif, .png or .html file")
+    if page == "demystified":
+        fields = {**page_fields.DEMYSTIFIED, "view": _DEMYSTIFIED_VIEW}
+        values, notices = codec.decode(fields, params)
+        _refuse(notices)
+        return Export(page, demystified_spec(values["n"], values["k"], values["s"]),
+                      view=values["view"], step=values[f"{values['view']}_step"])
+    if page not in FAMILY_PAGES:
+        raise ValueError(f"{page!r} is not a page with downloads; pages: "
+                         + ", ".join([*FAMILY_PAGES, "demystified"]))
+    family = FAMILY_PAGES[page]
+    values, notices = decode(family, params)
+    _refuse(notices)
+    spec = spec_from_values(family, values)
+    spec.build()  # the ValueError Keras raises for this combination, before any render
+    check_animation_size(spec)
+    return Export(page, spec, view=values.get("view", "gather"),
+                  numbers=bool(values.get("numbers")), reveal=bool(values.get("reveal")),
+                  filter=int(values.get("filter", 0)), step=int(values.get("step", 0)))
+
+
+def family_query(page: str, values: Mapping) -> dict[str, str]:
+    """A family page's settings as the query of its downloads (its page link)."""
+    return encode(FAMILY_PAGES[page], values)
+
+
+def demystified_query(state: Mapping, view: str) -> dict[str, str]:
+    """The demystified page's settings (``n``, ``k``, ``s`` and the view's step, read from
+    the widgets' session ``state``) as the query of that view's downloads."""
+    keep = [page_fields.DEMYSTIFIED[name] for name in ("n", "k", "s", f"{view}_step")]
+    return {**codec.encode(keep, {f.key: state[f.state_key] for f in keep}), "view": view}
+
+
+def link(export: Export, query: Mapping[str, str], kind: str) -> str:
+    """The relative URL of ``export``'s file ``kind``, with the page's ``query``.
+
+    A GIF's link leaves the step out (the GIF shows every step), so stepping the player
+    does not change it.
+    """
+    if kind == "gif":
+        query = {k: v for k, v in query.items() if not k.endswith("step")}
+    text = urllib.parse.urlencode(dict(query))
+    return f"{ROUTE}/{export.page}/{export.filename(kind)}" + (f"?{text}" if text else "")
+
+
+class Busy(Exception):
+    """More renders wait than :data:`MAX_WAITING`; ``retry_after`` seconds is a fair wait."""
+
+    def __init__(self, waiting: int):
+        self.retry_after = max(5, waiting * SECONDS_PER_RENDER)
+        super().__init__(f"{waiting} downloads are being rendered on this server; "
+                         f"try again in about {self.retry_after} s")
+
+
+def _lower_priority() -> None:  # pragma: no cover - runs in the worker process
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
+
+
+def _render(export: Export, kind: str) -> bytes:  # runs in the worker process
+    return export.render(kind)
+
+
+class RenderPool:
+    """A bounded pool of render processes with one cache of finished files.
+
+    ``await pool.get(export, kind)`` gives the bytes: from the cache, from a render already
+    under way for the same file, or from a new render (:class:`Busy` when
+    :data:`MAX_WAITING` renders are waiting). A render's ValueError (a setting the export
+    refuses) reaches the caller as ValueError.
+    """
+
+    def __init__(self, workers: int = RENDER_WORKERS, max_waiting: int = MAX_WAITING,
+                 max_cache_bytes: int = MAX_CACHE_BYTES):
+        self.workers, self.max_waiting, self.max_cache_bytes = workers, max_waiting, \
+            max_cache_bytes
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._running: dict[tuple, asyncio.Future] = {}
+        self._cache: collections.OrderedDict[tuple, bytes] = collections.OrderedDict()
+        self._cache_bytes = 0
+        self._lock = threading.Lock()
+        self.renders = 0  # renders started (repeated asks for one file count once)
+
+    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn: the server process runs threads, which fork would copy mid-lock
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+        return self._executor
+
+    @property
+    def cache_bytes(self) -> int:
+        return self._cache_bytes
+
+    def cached(self, export: Export, kind: str) -> bytes | None:
+        with self._lock:
+            data = self._cache.get(export.key(kind))
+            if data is not None:
+                self._cache.move_to_end(export.key(kind))
+            return data
+
+    def _keep(self, key: tuple, data: bytes) -> None:
+        if len(data) > self.max_cache_bytes:
+            return
+        with self._lock:
+            if key in self._cache:
+                return
+            self._cache[key] = data
+            self._cache_bytes += len(data)
+            while self._cache_bytes > self.max_cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._cache_bytes -= len(old)
+
+    async def get(self, export: Export, kind: str) -> bytes:
+        return (await self.fetch(export, kind))[0]
+
+    async def fetch(self, export: Export, kind: str) -> tuple[bytes, str]:
+        """``(bytes, how)``: ``how`` is ``"cached"``, ``"shared"`` (joined a render under
+        way) or ``"rendered"``."""
+        key = export.key(kind)
+        data = self.cached(export, kind)
+        if data is not None:
+            return data, "cached"
+        future, how = self._running.get(key), "shared"
+        if future is None:
+            how = "rendered"
+            waiting = len(self._running) - self.workers
+            if waiting >= self.max_waiting:
+                raise Busy(waiting)
+            try:
+                future = asyncio.wrap_future(self._pool().submit(_render, export, kind))
+            except concurrent.futures.process.BrokenProcessPool:
+                self._executor = None  # a worker died (e.g. out of memory): start afresh
+                future = asyncio.wrap_future(self._pool().submit(_render, export, kind))
+            self.renders += 1
+            self._running[key] = future
+            future.add_done_callback(lambda f: self._done(key, f))
+        # shield: a student who closes the tab does not cancel the others' render
+        return await asyncio.shield(future), how
+
+    def _done(self, key: tuple, future: asyncio.Future) -> None:
+        self._running.pop(key, None)
+        if not future.cancelled() and future.exception() is None:
+            self._keep(key, future.result())
+        elif not future.cancelled() and isinstance(
+                future.exception(), concurrent.futures.process.BrokenProcessPool):
+            self._executor = None
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+#: The server process's pool (made on the first download).
+POOL = RenderPool()
+
+
+async def respond(page: str, filename: str, params: Mapping[str, Sequence[str]],
+                  pool: RenderPool = POOL) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a download request: the file, or why not.
+
+    A file's ``X-Convviz-Download`` header says how it was made (see
+    :meth:`RenderPool.fetch`).
+    """
+    text = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    try:
+        export = parse(page, filename, params)
+        kind = filename.rpartition(".")[2]
+        data, how = await pool.fetch(export, kind)
+    except Busy as exc:
+        return 503, {**text, "Retry-After": str(exc.retry_after)}, (
+            f"convviz is busy: {exc}.\n").encode()
+    except ValueError as exc:
+        return 400, text, f"convviz cannot make this download: {exc}\n".encode()
+    except concurrent.futures.process.BrokenProcessPool:
+        return 503, {**text, "Retry-After": "5"}, (
+            b"convviz's renderer stopped (and restarts now); try again in a few seconds.\n")
+    name = export.filename(kind)
+    return 200, {"Content-Type": KINDS[kind], "Cache-Control": "private, max-age=3600",
+                 "Content-Disposition": f'attachment; filename="{name}"',
+                 "X-Convviz-Download": how}, data
+
+
+def routes() -> list:
+    """The Starlette route ``app.py`` hands to ``st.App``."""
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def download(request):
+        params: dict[str, list[str]] = {}
+        for name, value in request.query_params.multi_items():
+            params.setdefault(name, []).append(value)
+        status, headers, body = await respond(request.path_params["page"],
+                                              request.path_params["filename"], params)
+        return Response(body, status_code=status, headers=headers)
+
+    return [Route(f"/{ROUTE}/{{page}}/{{filename}}", download, methods=["GET", "HEAD"])]

@@ -1,0 +1,80 @@
+"""The pages' download links against a real ``streamlit run app.py`` (its ``st.App`` mounts
+the download route): what a link shows is what the GET delivers, from any server process,
+however many other sessions rerun in between."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from convviz import export
+from convviz.viz.downloads import demystified_spec
+from convviz.viz.schema import FAMILY_PAGES, spec_from_values
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _links(page: str, query: dict) -> dict[str, str]:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception
+    return {b.proto.label: b.proto.url for b in at.get("link_button")}
+
+
+def _get(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def test_the_gif_link_a_page_shows_delivers_that_pages_gif(server):
+    query = {"layer": "Conv1D", "n0": "7", "k0": "2", "d0": "2", "numbers": "0"}
+    links = _links("convolution", query)
+    assert set(links) == {"Download GIF", "Download step 0 as PNG",
+                          "Download interactive HTML"}
+    status, headers, body = _get(f"{server}/{links['Download GIF']}")
+    assert status == 200 and headers["Content-Type"] == "image/gif"
+    name = "Conv1D_7x1_f1_k2_s1_valid_d2_g1.gif"
+    assert headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    family = FAMILY_PAGES["convolution"]
+    spec = spec_from_values(family, {**family.defaults(), "layer": "Conv1D", "n0": 7,
+                                     "k0": 2, "d0": 2})
+    assert spec.spatial == (7,) and dict(spec.kwargs)["dilation_rate"] in (2, (2,))
+    assert body == export.gif_bytes(spec, numbers=False)
+
+
+def test_the_demystified_scatter_png_is_that_views_step(server):
+    links = _links("demystified", {"n": "3", "k": "2", "scatter_step": "4"})
+    pngs = [url for label, url in links.items() if "PNG" in label]
+    assert len(links) == 4  # the GIF, PNG and HTML of two views, two labels shared
+    scatter = next(u for u in pngs if "view=scatter" in u)
+    status, headers, body = _get(f"{server}/{scatter}")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert body == export.png_bytes(demystified_spec(3, 2, 2), 4, view="scatter")
+
+
+def test_ten_students_asking_at_once_all_get_their_file(server):
+    """Ten distinct GIFs at once (a class pressing the button together): all ten arrive,
+    each complete, while the server keeps answering."""
+    urls = [f"{server}/download/convolution/a.gif?layer=Conv1D&n0={n}&k0=2" for n in
+            range(4, 14)]
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        got = list(pool.map(_get, urls))
+    assert [status for status, _, _ in got] == [200] * 10
+    assert all(body.startswith(b"GIF8") and body.endswith(b";") for _, _, body in got)
+    assert _get(f"{server}/_stcore/health")[0] == 200
+
+
+def test_a_link_with_a_refused_setting_says_why_instead_of_a_file(server):
+    status, headers, body = _get(f"{server}/download/convolution/x.gif?layer=Conv2D&s0=2&d0=2")
+    assert status == 400 and headers["Content-Type"].startswith("text/plain")
+    assert "dilation_rate" in body.decode()
+    status, _, body = _get(f"{server}/download/stacks/x.gif")
+    assert status == 400 and "not a page with downloads" in body.decode()

@@ -1,0 +1,148 @@
+"""Download URLs (:mod:`convviz.viz.downloads`): what a link names, what is refused, and the
+bounded render pool (real worker processes: the pool's job is to run them)."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+
+import pytest
+
+from convviz import export
+from convviz.demo import Spec
+from convviz.viz import downloads as dl
+from convviz.viz.schema import FAMILY_PAGES, spec_from_values
+
+
+def _query(url: str) -> tuple[str, str, dict]:
+    path, _, text = url.partition("?")
+    route, page, filename = path.split("/")
+    assert route == dl.ROUTE
+    return page, filename, urllib.parse.parse_qs(text)
+
+
+@pytest.mark.parametrize("page", sorted(FAMILY_PAGES))
+def test_every_family_pages_default_link_names_its_default_layer(page):
+    family = FAMILY_PAGES[page]
+    values = family.defaults()
+    want = dl.Export(page, spec_from_values(family, values), values.get("view", "gather"),
+                     bool(values.get("numbers")), bool(values.get("reveal")), 0, 0)
+    for kind in dl.KINDS:
+        got = dl.parse(*_query(dl.link(want, dl.family_query(page, values), kind)))
+        assert got == want
+
+
+def test_a_link_carries_the_settings_and_the_png_its_step():
+    family = FAMILY_PAGES["convolution"]
+    values = {**family.defaults(), "layer": "Conv1D", "n0": 9, "k0": 2, "d0": 3, "step": 4,
+              "numbers": False}
+    export_ = dl.Export("convolution", spec_from_values(family, values), step=4)
+    query = dl.family_query("convolution", values)
+    gif, png = (dl.link(export_, query, kind) for kind in ("gif", "png"))
+    assert "step" not in _query(gif)[2]  # a GIF shows every step: stepping keeps its link
+    assert _query(png)[2]["step"] == ["4"] and _query(png)[1].endswith("_step4.png")
+    got = dl.parse(*_query(png))
+    assert got.spec.name == "Conv1D" and got.spec.spatial == (9,)
+    kwargs = dict(got.spec.kwargs)
+    assert kwargs["kernel_size"] in (2, (2,)) and kwargs["dilation_rate"] in (3, (3,))
+    assert got.step == 4 and got.numbers is False
+
+
+def test_the_demystified_link_names_its_transposed_convolution_and_view():
+    state = {"demystified.n": 6, "demystified.k": 4, "demystified.s": 2,
+             "demystified.gather_step": 0, "demystified.scatter_step": 7}
+    query = dl.demystified_query(state, "scatter")
+    assert query == {"n": "6", "k": "4", "scatter_step": "7", "view": "scatter"}
+    got = dl.parse("demystified", "x.png", {k: [v] for k, v in query.items()})
+    assert got.spec == Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 4, "strides": 2,
+                                                "padding": "same"}, (6, 6))
+    assert got.view == "scatter" and got.step == 7
+
+
+@pytest.mark.parametrize("page, filename, params, words", [
+    ("convolution", "x.gif", {"k0": ["0"]}, ["`k0` = `0`", "from 1 to"]),
+    ("convolution", "x.gif", {"layer": ["Conv2DTranspose"]}, ["`layer`", "Conv1D, Conv2D"]),
+    ("convolution", "x.gif", {"s0": ["2"], "d0": ["2"]}, ["dilation_rate"]),  # Keras's rule
+    ("convolution", "x.gif", {"junk": ["1"]}, ["`junk` is not a setting"]),
+    ("convolution", "x.mp4", {}, ["x.mp4", ".gif, .png or .html"]),
+    ("shape-lab", "x.gif", {}, ["'shape-lab' is not a page with downloads", "demystified"]),
+    ("demystified", "x.gif", {"view": ["sideways"]}, ["`view`", "gather, scatter"]),
+])
+def test_a_link_with_a_setting_the_page_refuses_is_refused_with_the_rule(
+        page, filename, params, words):
+    with pytest.raises(ValueError) as info:
+        dl.parse(page, filename, params)
+    message = str(info.value)
+    assert all(w in message for w in words), message
+    assert "the default is used" not in message  # nothing is quietly replaced
+
+
+def test_respond_gives_the_file_or_a_sentence():
+    status, headers, body = asyncio.run(dl.respond("convolution", "a.gif", {"k0": ["9"]}))
+    assert status == 400 and headers["Content-Type"].startswith("text/plain")
+    assert body.decode().startswith("convviz cannot make this download: `k0` = `9`")
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = dl.RenderPool(workers=1, max_waiting=1, max_cache_bytes=100_000)
+    yield pool
+    pool.shutdown()
+
+
+def test_the_pool_renders_the_same_bytes_as_the_export_module(pool):
+    status, headers, body = asyncio.run(dl.respond(
+        "convolution", "f.png", {"layer": ["Conv2D"], "step": ["3"]}, pool=pool))
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["Content-Disposition"] == (
+        'attachment; filename="Conv2D_5x5x1_f1_k3x3_s1x1_valid_d1x1_g1_step3.png"')
+    page_spec = spec_from_values(FAMILY_PAGES["convolution"],
+                                 FAMILY_PAGES["convolution"].defaults())
+    assert body == export.png_bytes(page_spec, 3, numbers=True)
+
+
+def test_one_file_asked_many_times_at_once_is_rendered_once(pool):
+    ex = dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 2}, (6,)))
+
+    async def ten():
+        return await asyncio.gather(*(pool.fetch(ex, "gif") for _ in range(10)))
+
+    before = pool.renders
+    got = asyncio.run(ten())
+    assert pool.renders == before + 1
+    assert {how for _, how in got} == {"rendered", "shared"}
+    assert len({data for data, _ in got}) == 1 and got[0][0][:4] == b"GIF8"
+    assert asyncio.run(pool.fetch(ex, "gif"))[1] == "cached"
+
+
+def test_more_waiting_renders_than_allowed_are_answered_busy(pool):
+    exports = [dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 2},
+                                             (n,))) for n in (7, 8, 9)]
+
+    async def three():
+        return await asyncio.gather(*(pool.fetch(e, "png") for e in exports),
+                                    return_exceptions=True)
+
+    got = asyncio.run(three())
+    # one renders, one may wait (max_waiting=1), the third is told to come back
+    busy = [g for g in got if isinstance(g, dl.Busy)]
+    assert len(busy) == 1 and busy[0].retry_after >= 5
+    assert "try again in about" in str(busy[0])
+    assert sum(isinstance(g, tuple) for g in got) == 2
+
+
+def test_the_cache_stays_within_its_bound(pool):
+    for n in range(10, 16):
+        asyncio.run(pool.fetch(dl.Export("convolution", Spec(
+            "Conv1D", {"filters": 1, "kernel_size": 2}, (n,))), "gif"))
+    assert 0 < pool.cache_bytes <= pool.max_cache_bytes
+
+
+def test_a_render_error_reaches_the_caller_as_the_rule(pool):
+    # step 99 of a 5-step trace: the export refuses it, the worker survives
+    ex = dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 2}, (6,)),
+                   step=99)
+    with pytest.raises(ValueError, match="99"):
+        asyncio.run(pool.fetch(ex, "png"))
+    assert asyncio.run(pool.fetch(dl.Export("convolution", ex.spec, step=1), "png"))[0][:4] \
+        == b"\x89PNG"
