@@ -147,7 +147,7 @@ def scene_player(view: LayerView, page: str, *, step: int = 0, speed: str = "nor
     if fresh or start is None or start[0] != sig:
         start = (sig, view.clip(step), speed if speed in SPEEDS else "normal")
         st.session_state[skey] = start
-    data = view.payload(start[1], speed=start[2], explain=explain, presenter=presenter)
+    data = view.message(start[1], speed=start[2], explain=explain, presenter=presenter)
     state = _PLAYER(key=pkey, data=data, on_step_change=lambda: None,
                     on_speed_change=lambda: None, width="stretch")
     return {k: v for k, v in dict(state or {}).items() if v is not None}
@@ -207,7 +207,13 @@ def matrix_section(view: LayerView, page: str, step: int) -> None:
     rested step's row (or, in the scatter view, input column) outlined."""
     from .matrix_panel import matrix_panel
 
-    with st.expander("The same layer as a matrix: y = M · x"):
+    # filled only while open (on_change="rerun" makes the expander report it), so a closed
+    # one costs a rerun no matrix and no figure
+    box = st.expander("The same layer as a matrix: y = M · x",
+                      key=f"{page}.{view.view}.matrix_open", on_change="rerun")
+    with box:
+        if not box.open:
+            return
         panel = matrix_panel(view)
         if isinstance(panel, str):
             st.info(panel, icon=":material/info:")
@@ -267,7 +273,11 @@ def layout_panel(view: LayerView) -> None:
                 f"{a} ({n})" for a, n in zip(lay["window axes"], lay["axis names"])),
             "channel axis": lay["channel axis"],
         })
-    st.dataframe(rows, hide_index=True)
+    # a Markdown table: two rows need no dataframe widget (which costs every rerun a
+    # pandas and Arrow conversion)
+    head = list(rows[0])
+    st.markdown("\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                          + ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]))
 
 
 HOME_SPEC = ("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 1, "padding": "same"}, (5, 5))

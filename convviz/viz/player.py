@@ -69,12 +69,13 @@ export default function (component) {
     parentElement.appendChild(holder);
   }
   if (holder.__player) {
-    if (holder.__id === data.id) return;
+    if (holder.__id === data.id) return;  // the same picture: nothing to parse or redraw
     holder.__player.destroy();
   }
   holder.__id = data.id;
-  holder.__player = mountPlayer(holder, data, (name, value) => setStateValue(name, value));
-  if (data.presenter) {  // a projector needs the whole width: fold the sidebar away
+  const d = JSON.parse(data.json);
+  holder.__player = mountPlayer(holder, d, (name, value) => setStateValue(name, value));
+  if (d.presenter) {  // a projector needs the whole width: fold the sidebar away
     const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
     const fold = open && open.querySelector('[data-testid="stSidebarCollapseButton"] button');
     if (fold) fold.click();
@@ -264,6 +265,28 @@ def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
                            for f in steps_data]
     d["id"] = f"{base['_id']}-{start}-{speed}-{speeds[speed]}-{int(explain)}{int(presenter)}"
     return d
+
+
+#: Component messages kept per scene (one per start step, speed and mode a page asked for).
+MAX_MESSAGES = 8
+
+
+def message(scene: sc.Scene, **options) -> dict:
+    """What the app sends its player component: ``{"id": ..., "json": payload as text}``.
+
+    The text is made once per scene and options (:data:`MAX_MESSAGES` kept), so a rerun
+    that shows the same picture sends the same bytes without building or serializing
+    the payload again (and Streamlit checks two short strings for dataframes, not every
+    key of the payload).
+    """
+    memo = scene.memo.setdefault("messages", {})
+    key = tuple(sorted(options.items()))
+    if key not in memo:
+        d = payload(scene, **options)
+        while len(memo) >= MAX_MESSAGES:
+            memo.pop(next(iter(memo)))
+        memo[key] = {"id": d["id"], "json": json.dumps(d, separators=(",", ":"))}
+    return memo[key]
 
 
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:

@@ -95,6 +95,11 @@ class LayerView:
         (:func:`convviz.viz.player.payload`; its per-scene part is computed once)."""
         return player.payload(self.scene, start=self.clip(start), **options)
 
+    def message(self, start: int = 0, **options) -> dict:
+        """:meth:`payload` as the app's player component receives it
+        (:func:`convviz.viz.player.message`: serialized once)."""
+        return player.message(self.scene, start=self.clip(start), **options)
+
     def explain(self, step: int):
         """(rows, frame) of step ``step``: the scene's terms, subtotals and sums."""
         step = self.clip(step)

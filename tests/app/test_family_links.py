@@ -171,7 +171,7 @@ def _widgets(at, page):
 
 
 def _players(at) -> list[dict]:
-    return [json.loads(b.proto.json) for b in at.get("bidi_component")]
+    return [json.loads(json.loads(b.proto.json)["json"]) for b in at.get("bidi_component")]
 
 
 def test_the_table_has_links_for_every_page_and_every_field():

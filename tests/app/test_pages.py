@@ -37,7 +37,7 @@ def _charts(at):
 
 def _players(at) -> list[dict]:
     """The payloads of the page's step players, as the browser receives them."""
-    return [json.loads(b.proto.json) for b in at.get("bidi_component")]
+    return [json.loads(json.loads(b.proto.json)["json"]) for b in at.get("bidi_component")]
 
 
 def test_router_opens_the_home_page_with_a_live_example():
@@ -147,7 +147,10 @@ def test_subsampled_animation_says_so():
 
 def test_transposed_scatter_view():
     at = _app(FAMILY_PAGES["transposed"], {"view": "scatter"})
-    # the player, and under it the layer as a matrix with the step's input column outlined
+    assert [c.key for c in _charts(at)] == ["transposed.player"]
+    # opened, the layer as a matrix with the step's input column outlined under the player
+    at.session_state["transposed.scatter.matrix_open"] = True
+    at.run()
     assert [c.key for c in _charts(at)] == ["transposed.player", "transposed.scatter.matrix"]
     assert not at.error
 
@@ -244,6 +247,10 @@ def test_the_shape_panel_has_the_keras_call_and_the_same_layer_in_pytorch():
 def test_the_matrix_expander_states_the_identities_with_the_pages_numbers():
     at = _app(FAMILY_PAGES["transposed"], {"step": "3"})
     assert [e.label for e in at.expander if "matrix" in e.label]
+    assert not at.get("plotly_chart")  # closed: nothing built
+    at.session_state["transposed.gather.matrix_open"] = True  # the student opens it
+    at.run()
+    assert len(at.get("plotly_chart")) == 1
     text = "\n".join(m.value for m in at.markdown)
     assert "largest difference is **0**" in text
     assert "`Conv2D(padding='valid')` with the same kernel array" in text
