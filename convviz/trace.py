@@ -125,9 +125,18 @@ def _step_index(i: int, steps: int, shape) -> tuple:
 
 
 def _grid(per_axis):
-    """Cartesian product of per-axis 1-D arrays -> ``(prod, rank)`` row-major."""
-    mesh = np.meshgrid(*per_axis, indexing="ij")
-    return np.stack([m.reshape(-1) for m in mesh], axis=-1) if per_axis else np.zeros((1, 0))
+    """Cartesian product of per-axis 1-D arrays -> ``(prod, rank)`` row-major.
+
+    >>> _grid([np.array([0, 1]), np.array([5, 6, 7])]).tolist()
+    [[0, 5], [0, 6], [0, 7], [1, 5], [1, 6], [1, 7]]
+    """
+    if not per_axis:
+        return np.zeros((1, 0))
+    sizes = [len(a) for a in per_axis]
+    out = np.empty((*sizes, len(sizes)), dtype=np.result_type(*per_axis))
+    for k, a in enumerate(per_axis):  # one broadcast copy per axis (a step has few cells)
+        out[..., k] = np.reshape(a, [-1 if j == k else 1 for j in range(len(sizes))])
+    return out.reshape(-1, len(sizes))
 
 
 @dataclass(frozen=True)
@@ -209,9 +218,12 @@ class Trace:
             row = a.coords[oi][a.kernel[oi] >= 0]
             if row.size == 0:
                 return np.zeros((0, self.rank), dtype=np.int64)
-            span = np.arange(row.min(), row.max() + 1)
+            lo = row.min()
+            span = np.arange(lo, row.max() + 1)
+            member = np.zeros(span.size, dtype=bool)
+            member[row - lo] = True  # every tap lies in its span
             spans.append(span)
-            members.append(np.isin(span, row))
+            members.append(member)
         box = _grid(spans)
         hit = _grid(members).astype(bool).all(axis=1)
         return box[~hit]

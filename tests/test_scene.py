@@ -1075,3 +1075,24 @@ def test_hovering_a_blank_output_does_not_give_its_value_away():
         text = out.hover[6]  # output (2, 0)
         assert text.startswith("output filter 0 (2, 0)")
         assert (f"= {sc.fmt(y)}" in text) == reveal, text
+
+
+@pytest.mark.parametrize("spec,view", [(s, "gather") for s in GATHER]
+                         + [(s, "scatter") for s in SCATTER], ids=lambda v: v if
+                         isinstance(v, str) else _id(v))
+def test_the_outlines_alone_are_the_frames_outlines(spec, view):
+    """``Scene.boxes`` (what the player's hover links read for every step, without the
+    arithmetic) outlines exactly what the frame does, on a scene that has made no frame."""
+    sample = run(spec)
+    fresh = sc.build(sample, view=view, numbers=True)
+    framed = sc.build(sample, view=view, numbers=True)
+    for i in range(fresh.steps):
+        alone = fresh.boxes(i)
+        assert not fresh._cache  # no frame was made for it
+        whole = framed.frame(i).boxes
+        assert alone.keys() == whole.keys()
+        for role in whole:
+            np.testing.assert_array_equal(alone[role][0], whole[role][0], err_msg=role)
+            np.testing.assert_array_equal(alone[role][1], whole[role][1], err_msg=role)
+    with pytest.raises(ValueError, match="out of range"):
+        fresh.boxes(fresh.steps)

@@ -102,7 +102,7 @@ def links(scene: sc.Scene, max_steps: int = MAX_LINKED_STEPS) -> list[list[list[
                        for a, b in zip(*boxes.get(r, ((), ()))) if (int(a), int(b)) in index})
 
     for i in range(scene.steps):
-        boxes = scene.frame(i).boxes
+        boxes = scene.boxes(i)
         out.append([pick(boxes, ("current",)), pick(boxes, ("tap", "tap_pad", "patch"))])
     return out
 

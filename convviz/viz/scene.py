@@ -390,6 +390,7 @@ class Scene:
     type_px: int = CELL_PX
     min_width: int = MIN_WIDTH_PX
     _frame: object = field(repr=False, default=None)
+    _boxes: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
     #: What a painter derives from the whole scene and keeps with it (the player's payload).
     memo: dict = field(repr=False, default_factory=dict)
@@ -407,6 +408,16 @@ class Scene:
             fr.lines = (*_wrap([fr.caption], self.width_chars), *fr.arithmetic)
             self._cache[i] = fr
         return self._cache[i]
+
+    def boxes(self, i: int) -> dict:
+        """Step ``i``'s outlines, ``{role: (x, y)}``, exactly :meth:`frame`'s ``boxes``
+        (without the frame's arithmetic and text, unless the frame is already made)."""
+        i = int(i)
+        if i in self._cache or self._boxes is None:
+            return self.frame(i).boxes
+        if not 0 <= i < self.steps:
+            self.frame(i)  # its ValueError
+        return self._boxes(i)
 
     @property
     def width_px(self) -> int:
@@ -820,7 +831,8 @@ class _Builder:
             subtitle=self._subtitle(), notices=self.notices,
             numbers=numbers, reveal=reveal, filter=self.f, out_channels=self.cout,
             width_chars=self.width_chars, type_px=self.type_px, min_width=wide,
-            _frame=self._frame_scatter if view == "scatter" else self._frame_gather)
+            _frame=self._frame_scatter if view == "scatter" else self._frame_gather,
+            _boxes=self._boxes_scatter if view == "scatter" else self._boxes_gather)
 
     # --- helpers ----------------------------------------------------------------
     def _fit(self, cell_px, canvas, clamp=True):
@@ -1182,7 +1194,10 @@ class _Builder:
         total = float(sum(v for _, v in by_channel))
         return Sum(label, out_c, by_channel, total, bias, self.activation, float(value))
 
-    def _frame_gather(self, i):
+    def _gather_geometry(self, i):
+        """Step ``i``'s trace step and what it outlines: ``(phase, st, keep, grid, on_pad,
+        boxes)``. Everything a frame outlines, and nothing it writes (no terms, sums or
+        text), so the player's hover links (:meth:`Scene.boxes`) cost no arithmetic."""
         tr = self.trace
         n = len(tr)
         phase = 0
@@ -1192,16 +1207,12 @@ class _Builder:
         st = tr.step(j)
         o = st.out_index
         boxes = {k: ([], []) for k in ("tap", "tap_pad", "gap", "current")}
-        texts = ([], [], [])
-        terms, sums = [], []
         keep = _live(st.weight)
         grid = st.coords[keep] + self.grid_lo
         on_pad = (st.padding | st.inserted)[keep]
         if self.ring is not None:  # cells a ZeroPadding before the layer added
             flat = np.ravel_multi_index(tuple(grid.T), self.grid_shape)
             on_pad = on_pad | (self.in_panels[0].role[flat] == "padding")
-        kind = self.kind
-        out_label = f"out{coord(o)}"
 
         def add(role, p, g):
             x, y = p.xy(np.asarray(g).reshape(-1, self.rank))
@@ -1214,12 +1225,35 @@ class _Builder:
             if len(st.gaps):
                 add("gap", p, st.gaps + self.grid_lo)
 
+        kind = self.kind
+        if phase == 1:  # separable, pointwise stage: the mid cell in, the output cell out
+            for p in self.mid_panels:
+                add("tap", p, [o])
+            target = self.out_panels
+        else:
+            for p in self.in_panels:
+                if kind not in ("conv", "transpose") or p.channel in self.read:
+                    window_on(p)
+            target = self.mid_panels if kind == "separable" else self.out_panels
+        for p in target:
+            add("current", p, [o])
+        return phase, st, keep, grid, on_pad, {
+            k: (np.array(v[0]), np.array(v[1])) for k, v in boxes.items()}
+
+    def _boxes_gather(self, i):
+        return self._gather_geometry(i)[-1]
+
+    def _frame_gather(self, i):
+        phase, st, keep, grid, on_pad, boxes = self._gather_geometry(i)
+        o = st.out_index
+        texts = ([], [], [])
+        terms, sums = [], []
+        kind = self.kind
+        out_label = f"out{coord(o)}"
+
         if phase == 0:
             if kind in ("conv", "transpose"):
                 read = self.read
-                for p in self.in_panels:
-                    if p.channel in read:
-                        window_on(p)
                 for c in read:
                     w = self.kernels[c]
                     terms += self._tap_terms(st, c, lambda t, w=w: w[tuple(st.kernel_index[t])],
@@ -1227,13 +1261,8 @@ class _Builder:
                 b = None if self.bias is None else float(self.bias[self.f])
                 sums.append(self._sum(f"{out_label} filter {self.f}", self.f, terms, b,
                                       self.y[(*o, self.f)]))
-                for p in self.out_panels:
-                    add("current", p, [o])
             elif kind in ("depthwise", "separable"):
                 m = self.m
-                for p in self.in_panels:
-                    window_on(p)
-                target = self.out_panels if kind == "depthwise" else self.mid_panels
                 values = self.y if kind == "depthwise" else self.mids
                 for q in range(self.cin * m):
                     w = self.dw[..., q // m, q % m]
@@ -1247,19 +1276,13 @@ class _Builder:
                     sums.append(Sum(s.label, q, s.by_channel, s.total, b,
                                     self.activation if kind == "depthwise" else "linear",
                                     s.value))
-                for p in target:
-                    add("current", p, [o])
             else:
-                for p in self.in_panels:
-                    window_on(p)
                 stage = "interpolate" if kind == "upsample" else "copy"
                 for c in range(self.cout):
                     ct = self._tap_terms(st, c, lambda t: st.weight[t], stage, c)
                     terms += ct
                     sums.append(self._sum(f"{out_label} ch {c}", c, ct, None,
                                           self.y[(*o, c)]))
-                for p in self.out_panels:
-                    add("current", p, [o])
                 if kind == "upsample" and (st.weight[keep] != 1).any():
                     for p in self.in_panels:  # the interpolation weights, under the values
                         x, y = p.xy(grid)
@@ -1268,16 +1291,12 @@ class _Builder:
                         texts[2].extend(fmt(w) for w in st.weight[keep])
         else:  # separable, pointwise stage
             f = self.f
-            for p in self.mid_panels:
-                add("tap", p, [o])
             for q in range(self.cin * self.m):
                 w = float(self.pw[q, f])
                 v = float(self.mids[(*o, q)])
                 terms.append(Term("pointwise", q, f, f"mid {q} {coord(o)}", v, w, "", v * w))
             b = None if self.bias is None else float(self.bias[f])
             sums.append(self._sum(f"{out_label} filter {f}", f, terms, b, self.y[(*o, f)]))
-            for p in self.out_panels:
-                add("current", p, [o])
         if not self.numbers and kind not in ("upsample",):
             # label the taps with their kernel index (the picture has no values to cover)
             read = getattr(self, "read", None)
@@ -1298,7 +1317,7 @@ class _Builder:
             arithmetic += sum_lines(s, terms, self.width_chars)
         if len(sums) > MAX_PANELS:
             arithmetic.append(f"... and {len(sums) - MAX_PANELS} more channels (explain table)")
-        return Frame(i, caption, {k: (np.array(v[0]), np.array(v[1])) for k, v in boxes.items()},
+        return Frame(i, caption, boxes,
                      covers, tints, tuple(np.array(t) if k < 2 else tuple(t)
                                           for k, t in enumerate(texts)),
                      "tap", tuple(terms), tuple(sums), tuple(arithmetic))
@@ -1393,9 +1412,9 @@ class _Builder:
         self.legend_text = {"current": "input cell being scattered",
                             "written": "input cells already scattered"}
 
-    def _frame_scatter(self, i):
-        sc = self.sc
-        st = sc.step(i)
+    def _boxes_scatter(self, i, st=None):
+        """What scatter step ``i`` outlines: the input cell, and the patch it paints."""
+        st = self.sc.step(i) if st is None else st
         boxes = {k: ([], []) for k in ("current", "patch", "tap")}
 
         def add(role, p, g):
@@ -1405,10 +1424,16 @@ class _Builder:
 
         for p in self.in_panels:
             add("current", p, [st.in_index])
-        ok = st.inside
         for p in self.out_panels:
             if p.channel == self.f:
-                add("patch", p, st.out_coords[ok])
+                add("patch", p, st.out_coords[st.inside])
+        return {k: (np.array(v[0]), np.array(v[1])) for k, v in boxes.items()}
+
+    def _frame_scatter(self, i):
+        sc = self.sc
+        st = sc.step(i)
+        boxes = self._boxes_scatter(i, st)
+        ok = st.inside
         # running values of every drawn output channel (final ones when revealed)
         tx, ty, tt = [], [], []
         ocells = all_cells(sc.out_shape)
@@ -1455,6 +1480,6 @@ class _Builder:
         covers, tints = [], []
         for p in self.in_panels:
             tints += [p.box(b) for b in _order_boxes(st.in_index, sc.in_shape, after=False)]
-        return Frame(i, caption, {k: (np.array(v[0]), np.array(v[1])) for k, v in boxes.items()},
+        return Frame(i, caption, boxes,
                      covers, tints, (np.array(tx), np.array(ty), tuple(tt)), "value",
                      tuple(terms), (), tuple(lines))
