@@ -175,7 +175,33 @@ class Busy(Exception):
                          f"try again in about {self.retry_after} s")
 
 
-def _lower_priority() -> None:  # pragma: no cover - runs in the worker process
+def _follow_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
+    """Exit when the server process is gone, however it was stopped (a plain SIGTERM to
+    the server alone skips the pool's own shutdown): Linux's parent-death signal, and a
+    watch of the parent's pid everywhere else."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(0)
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(0)
+            threading.Event().wait(2)
+
+    threading.Thread(target=watch, daemon=True, name="convviz-parent-watch").start()
+
+
+def _start_worker(parent: int) -> None:  # pragma: no cover - runs in the worker process
+    _follow_parent(parent)
     try:
         os.nice(WORKER_NICE)
     except OSError:
@@ -211,7 +237,8 @@ class RenderPool:
             # spawn: the server process runs threads, which fork would copy mid-lock
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+                initializer=_start_worker, initargs=(os.getpid(),),
+                max_tasks_per_child=MAX_TASKS_PER_WORKER)
         return self._executor
 
     @property

@@ -5,6 +5,7 @@ however many other sessions rerun in between."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -78,3 +79,65 @@ def test_a_link_with_a_refused_setting_says_why_instead_of_a_file(server):
     assert "dilation_rate" in body.decode()
     status, _, body = _get(f"{server}/download/stacks/x.gif")
     assert status == 400 and "not a page with downloads" in body.decode()
+
+
+def test_the_render_worker_does_not_outlive_its_server(tmp_path):
+    """A plain SIGTERM to the server process alone (as `kill PID`, or systemd's
+    KillMode=process) leaves no render worker behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"http://127.0.0.1:{port}/download/convolution/a.png")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the server did not answer")
+        workers = _children(proc.pid)
+        assert workers, "no render worker was started"
+        os.kill(proc.pid, signal.SIGTERM)  # the server only, not its process group
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+            if ppid == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
