@@ -1096,3 +1096,31 @@ def test_the_outlines_alone_are_the_frames_outlines(spec, view):
             np.testing.assert_array_equal(alone[role][1], whole[role][1], err_msg=role)
     with pytest.raises(ValueError, match="out of range"):
         fresh.boxes(fresh.steps)
+
+
+def _links_from_frames(scene) -> list:
+    """The hover links as the frames outline them: each step's ``current`` cells, and its
+    ``tap``/``tap_pad``/``patch`` cells, as payload cell indices (the reference)."""
+    x, y, *_ = scene.cells
+    index = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(x, y))}
+
+    def pick(boxes, roles):
+        return sorted({index[(int(a), int(b))] for r in roles
+                       for a, b in zip(*boxes.get(r, ((), ()))) if (int(a), int(b)) in index})
+
+    return [[pick(scene.frame(i).boxes, ("current",)),
+             pick(scene.frame(i).boxes, ("tap", "tap_pad", "patch"))]
+            for i in range(scene.steps)]
+
+
+@pytest.mark.parametrize("spec,view", [(s, "gather") for s in GATHER]
+                         + [(s, "scatter") for s in SCATTER], ids=lambda v: v if
+                         isinstance(v, str) else _id(v))
+def test_the_hover_links_are_what_each_frame_outlines(spec, view):
+    """The player's links come from the trace's arrays at once (``Scene.reads``); every
+    step's frame outlines the same cells."""
+    sample = run(spec)
+    for f in _filters(spec):
+        for numbers in (True, False):
+            scene = sc.build(sample, view=view, numbers=numbers, filter=f)
+            assert player.links(scene) == _links_from_frames(scene)

@@ -94,17 +94,17 @@ def links(scene: sc.Scene, max_steps: int = MAX_LINKED_STEPS) -> list[list[list[
     if scene.steps > max_steps:
         return []
     x, y, *_ = scene.cells
-    index = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(x, y))}
-    out = []
+    x, y = x.astype(int), y.astype(int)
+    lut = np.full((int(y.max()) + 2, int(x.max()) + 2), -1)  # canvas cell -> payload cell
+    lut[y, x] = np.arange(len(x))
 
-    def pick(boxes, roles):
-        return sorted({index[(int(a), int(b))] for r in roles
-                       for a, b in zip(*boxes.get(r, ((), ()))) if (int(a), int(b)) in index})
+    def pick(px, py):
+        px, py = np.asarray(px, dtype=int), np.asarray(py, dtype=int)
+        inside = (px >= 0) & (py >= 0) & (px < lut.shape[1]) & (py < lut.shape[0])
+        k = lut[py[inside], px[inside]]
+        return np.unique(k[k >= 0]).tolist()
 
-    for i in range(scene.steps):
-        boxes = scene.boxes(i)
-        out.append([pick(boxes, ("current",)), pick(boxes, ("tap", "tap_pad", "patch"))])
-    return out
+    return [[pick(wx, wy), pick(rx, ry)] for wx, wy, rx, ry in scene.reads()]
 
 
 def _heading(scene: sc.Scene) -> tuple[list, list]:

@@ -391,6 +391,7 @@ class Scene:
     min_width: int = MIN_WIDTH_PX
     _frame: object = field(repr=False, default=None)
     _boxes: object = field(repr=False, default=None)
+    _reads: object = field(repr=False, default=None)
     _cache: dict = field(repr=False, default_factory=dict)
     #: What a painter derives from the whole scene and keeps with it (the player's payload).
     memo: dict = field(repr=False, default_factory=dict)
@@ -418,6 +419,20 @@ class Scene:
         if not 0 <= i < self.steps:
             self.frame(i)  # its ValueError
         return self._boxes(i)
+
+    def reads(self) -> list:
+        """Per step ``(written x, written y, read x, read y)``, canvas cells: what the
+        step's frame outlines as written (``current``) and as read (``tap``, ``tap_pad``,
+        ``patch``); from the trace's arrays at once where the view has that path."""
+        if self._reads is not None:
+            return self._reads()
+        out = []
+        for i in range(self.steps):
+            b = self.boxes(i)
+            read = [b[r] for r in ("tap", "tap_pad", "patch") if r in b]
+            out.append((*b["current"], np.concatenate([x for x, _ in read]),
+                        np.concatenate([y for _, y in read])))
+        return out
 
     @property
     def width_px(self) -> int:
@@ -832,7 +847,8 @@ class _Builder:
             numbers=numbers, reveal=reveal, filter=self.f, out_channels=self.cout,
             width_chars=self.width_chars, type_px=self.type_px, min_width=wide,
             _frame=self._frame_scatter if view == "scatter" else self._frame_gather,
-            _boxes=self._boxes_scatter if view == "scatter" else self._boxes_gather)
+            _boxes=self._boxes_scatter if view == "scatter" else self._boxes_gather,
+            _reads=None if view == "scatter" else self._reads_gather)
 
     # --- helpers ----------------------------------------------------------------
     def _fit(self, cell_px, canvas, clamp=True):
@@ -1242,6 +1258,46 @@ class _Builder:
 
     def _boxes_gather(self, i):
         return self._gather_geometry(i)[-1]
+
+    def _reads_gather(self):
+        """Every step's written and read cells as canvas ``(x, y)``: the cells a frame
+        outlines ``current`` and ``tap``/``tap_pad`` (see :meth:`_gather_geometry`), for
+        all steps at once from the trace's per-axis arrays, without making a step."""
+        tr, r = self.trace, self.rank
+        n = len(tr)
+        flat, weight = np.zeros((), dtype=np.int64), np.ones(())
+        strides = np.cumprod((*self.grid_shape[1:], 1)[::-1])[::-1]
+        for k, a in enumerate(tr.axes):  # (out_0, .., out_r-1, taps_0, .., taps_r-1)
+            shape = [1] * (2 * r)
+            shape[k], shape[r + k] = a.coords.shape
+            flat = flat + ((a.coords + self.grid_lo[k]) * strides[k]).reshape(shape)
+            weight = weight * a.weight.reshape(shape)
+        flat = np.broadcast_to(flat, weight.shape).reshape(n, -1)
+        live = _live(weight).reshape(n, -1)
+        kind = self.kind
+        readers = [p for p in self.in_panels
+                   if kind not in ("conv", "transpose") or p.channel in self.read]
+        for p in readers:
+            assert tuple(p.shape) == tuple(self.grid_shape), (p.shape, self.grid_shape)
+        cells = all_cells(self.grid_shape)
+        read_xy = [p.xy(cells) for p in readers]
+        out_cells = all_cells(tr.out_shape)
+        target = self.mid_panels if kind == "separable" else self.out_panels
+        out_xy = [p.xy(out_cells) for p in target]
+        steps = []
+        for i in range(n):
+            f = flat[i][live[i]]
+            steps.append((np.concatenate([x[i:i + 1] for x, _ in out_xy]),
+                          np.concatenate([y[i:i + 1] for _, y in out_xy]),
+                          np.concatenate([x[f] for x, _ in read_xy]),
+                          np.concatenate([y[f] for _, y in read_xy])))
+        if kind == "separable":  # the pointwise stage reads the mid cell, writes the output
+            mid = [p.xy(out_cells) for p in self.mid_panels]
+            out = [p.xy(out_cells) for p in self.out_panels]
+            for i in range(n):
+                steps.append(tuple(np.concatenate([xy[j][i:i + 1] for xy in group])
+                                   for group in (out, mid) for j in (0, 1)))
+        return steps
 
     def _frame_gather(self, i):
         phase, st, keep, grid, on_pad, boxes = self._gather_geometry(i)
