@@ -14,6 +14,10 @@ Subcommands:
 ``convviz apply LAYER --image SOURCE --kernel NAME [layer arguments] -o FILE.png``
     A real picture (``--signal`` a sound, ``--volume`` a volume) through the layer, every
     filter's weights a named kernel; writes the feature maps (:mod:`convviz.realdata`).
+``convviz serve [--processes N] [--port P] [--address ADDR] [--app PATH]``
+    The app for a class: N ``streamlit run app.py`` processes (default one per core) on
+    127.0.0.1:P+1..P+N behind HAProxy on ADDR:P (default 0.0.0.0:8501), each browser kept
+    on its process by a cookie; needs ``haproxy`` (:mod:`convviz.serve`).
 
 Layer arguments are the Keras constructor arguments with dashes (``--kernel-size 3``,
 ``--dilation-rate 2x1``); which ones a layer takes comes from its signature. Exit codes:
@@ -436,6 +440,36 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--seed", type=int, default=0, help="seed of --kernel random")
     weights.add_argument("-o", "--output", required=True, metavar="FILE.png",
                          help="PNG of the feature maps")
+
+    from . import serve as serving
+
+    serve = sub.add_parser(
+        "serve", allow_abbrev=False, help="serve the app to a class: N Streamlit processes "
+        "behind HAProxy",
+        description="Start N `streamlit run app.py` processes on 127.0.0.1, ports P+1 .. P+N, "
+        "and HAProxy on ADDRESS:P in front of them, which keeps each browser on one process "
+        "with a cookie (a session's websocket, uploads and media live in one process). Runs "
+        "in the foreground until Ctrl-C or SIGTERM; if a process dies, everything stops "
+        "(exit code 1). Needs haproxy (apt-get install haproxy).",
+        epilog="example: convviz serve --processes 4 --port 8501")
+    serve.add_argument("--processes", type=int, default=None, metavar="N",
+                       help=f"Streamlit processes, 1 to {serving.MAX_PROCESSES} (default: one "
+                            f"per CPU core, {serving.default_processes()} here)")
+    serve.add_argument("--port", type=int, default=serving.DEFAULT_PORT, metavar="P",
+                       help=f"HAProxy's port; the processes use P+1 .. P+N "
+                            f"(default {serving.DEFAULT_PORT})")
+    serve.add_argument("--address", default=serving.DEFAULT_ADDRESS, metavar="ADDRESS",
+                       help=f"where HAProxy listens (default {serving.DEFAULT_ADDRESS}: every "
+                            "interface; 127.0.0.1: this machine only)")
+    serve.add_argument("--app", default=None, metavar="PATH",
+                       help="the Streamlit script, run from its folder (default: ./app.py)")
+    serve.add_argument("--start-timeout", type=float, default=serving.START_TIMEOUT,
+                       metavar="SECONDS",
+                       help=f"how long each process may take to start (default "
+                            f"{serving.START_TIMEOUT:g})")
+    serve.add_argument("--print-config", action="store_true",
+                       help="print the HAProxy configuration and exit (to copy and edit, "
+                            "e.g. for processes on several machines)")
     return parser
 
 
@@ -582,8 +616,18 @@ def cmd_apply(args, extras) -> int:
     return 0
 
 
+def cmd_serve(args, extras) -> int:
+    if extras:
+        raise CLIError(f"serve takes no {' '.join(extras)}")
+    from . import serve
+
+    return serve.run(processes=args.processes, port=args.port, address=args.address,
+                     app=args.app, start_timeout=args.start_timeout,
+                     print_config=args.print_config)
+
+
 COMMANDS = {"shape": cmd_shape, "animate": cmd_animate, "gallery": cmd_gallery,
-            "apply": cmd_apply}
+            "apply": cmd_apply, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ plain test folders would clash.)
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -151,12 +152,12 @@ def server(request, tmp_path_factory, chromium_path) -> str:
     )
 
     def stop():
-        if proc.poll() is None:
-            proc.terminate()
+        if proc.poll() is None:  # the whole process group: the server and its workers
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
         log.close()
 
