@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import textwrap
@@ -174,7 +175,11 @@ def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> 
 
 def fmt(v) -> str:
     """A value as drawn: integers plainly, others with up to 4 decimals (``3.3125``)."""
-    v = float(v)
+    return _fmt(float(v))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a picture draws the same few values many times
+def _fmt(v: float) -> str:
     if not math.isfinite(v):
         return ""
     if v.is_integer() and abs(v) < 1e6:
@@ -185,7 +190,13 @@ def fmt(v) -> str:
 
 def coord(c) -> str:
     """``(1, 2)``: a cell coordinate as drawn everywhere."""
-    return "(" + ", ".join(str(int(v)) for v in c) + ")"
+    values = c.tolist() if isinstance(c, np.ndarray) and c.dtype.kind in "iu" else map(int, c)
+    return "(" + ", ".join(map(str, values)) + ")"
+
+
+def _coord(values: list) -> str:
+    """:func:`coord` of a list of ints."""
+    return "(" + ", ".join(map(str, values)) + ")"
 
 
 def step_label(i: int, steps: int) -> str:
@@ -581,8 +592,12 @@ def sum_lines(s: Sum, terms, width: int) -> list[str]:
 
 def _wrap(lines, width):
     out = []
+    width = max(30, width)
     for line in lines:
-        out.extend(textwrap.wrap(line, max(30, width), subsequent_indent="    ",
+        if 0 < len(line) <= width and line.isprintable() and not line[-1].isspace():
+            out.append(line)  # what textwrap would give back, without its cost
+            continue
+        out.extend(textwrap.wrap(line, width, subsequent_indent="    ",
                                  break_on_hyphens=False) or [""])
     return out
 
@@ -1178,26 +1193,36 @@ class _Builder:
                                          for i in frame_indices(len(tr), 6)):
             self.legend.add("gap")
 
-    def _tap_terms(self, st, c, weight_of, stage, out_c):
-        """Terms of channel ``c`` over the taps of gather step ``st``."""
+    def _tap_terms(self, st, c, weights, stage, out_c):
+        """Terms of channel ``c`` over the taps of gather step ``st``; ``weights`` is the
+        weight of every slot of the step (its kernel's tap, or its interpolation weight)."""
+        taps = np.flatnonzero(_live(st.weight))
+        if not taps.size:
+            return []
+        src = st.source[taps]
+        real = (src >= 0).all(axis=1)
+        values = np.zeros(len(taps))
+        if real.any():
+            values[real] = self.x[(*src[real].T, c)]
+        transpose = self.kind == "transpose"
+        kidx = st.kernel_index[taps]
+        kernel_ok = (kidx >= 0).all(axis=1)
+        rows = zip(values.tolist(), np.asarray(weights)[taps].tolist(), real.tolist(),
+                   src.tolist(), st.coords[taps].tolist(), st.padding[taps].tolist(),
+                   kidx.tolist(), kernel_ok.tolist())
         terms = []
-        keep = _live(st.weight)
-        for t in np.flatnonzero(keep):
-            src = st.source[t]
-            real = (src >= 0).all()
-            value = float(self.x[(*src, c)]) if real else 0.0
-            if real and self.kind == "transpose":  # the figure's (zero-inserted) coordinates
-                cell = f"{coord(st.coords[t])} = input {coord(src)}"
-            elif real:
-                cell = coord(src)
-            elif st.padding[t]:
-                cell = f"padding {coord(st.coords[t])}"
+        for value, w, is_real, s, at, pad, k, k_ok in rows:
+            if is_real and transpose:  # the figure's (zero-inserted) coordinates
+                cell = f"{_coord(at)} = input {_coord(s)}"
+            elif is_real:
+                cell = _coord(s)
+            elif pad:
+                cell = f"padding {_coord(at)}"
             else:
-                cell = f"inserted zero {coord(st.coords[t])}"
-            w = float(weight_of(t))
-            kidx = st.kernel_index[t]
-            terms.append(Term(stage, c, out_c, cell, value, w,
-                              coord(kidx) if (kidx >= 0).all() else "", value * w))
+                cell = f"inserted zero {_coord(at)}"
+            w = float(w)
+            terms.append(Term(stage, c, out_c, cell, value, w, _coord(k) if k_ok else "",
+                              value * w))
         return terms
 
     def _sum(self, label, out_c, terms, bias, value):
@@ -1312,7 +1337,7 @@ class _Builder:
                 read = self.read
                 for c in read:
                     w = self.kernels[c]
-                    terms += self._tap_terms(st, c, lambda t, w=w: w[tuple(st.kernel_index[t])],
+                    terms += self._tap_terms(st, c, w[tuple(st.kernel_index.T)],
                                              "taps", self.f)
                 b = None if self.bias is None else float(self.bias[self.f])
                 sums.append(self._sum(f"{out_label} filter {self.f}", self.f, terms, b,
@@ -1322,7 +1347,7 @@ class _Builder:
                 values = self.y if kind == "depthwise" else self.mids
                 for q in range(self.cin * m):
                     w = self.dw[..., q // m, q % m]
-                    qt = self._tap_terms(st, q // m, lambda t, w=w: w[tuple(st.kernel_index[t])],
+                    qt = self._tap_terms(st, q // m, w[tuple(st.kernel_index.T)],
                                          "taps" if kind == "depthwise" else "depthwise", q)
                     terms += qt
                     b = (float(self.bias[q]) if kind == "depthwise" and self.bias is not None
@@ -1335,7 +1360,7 @@ class _Builder:
             else:
                 stage = "interpolate" if kind == "upsample" else "copy"
                 for c in range(self.cout):
-                    ct = self._tap_terms(st, c, lambda t: st.weight[t], stage, c)
+                    ct = self._tap_terms(st, c, st.weight, stage, c)
                     terms += ct
                     sums.append(self._sum(f"{out_label} ch {c}", c, ct, None,
                                           self.y[(*o, c)]))
