@@ -54,4 +54,4 @@ if __name__ == "__main__":  # a session's run of this script
 else:  # imported by `streamlit run app.py` (or uvicorn): serve the script plus downloads
     from convviz.viz import downloads
 
-    app = st.App(__file__, routes=downloads.routes())
+    app = st.App(__file__, routes=downloads.routes(), lifespan=downloads.lifespan)

@@ -104,7 +104,12 @@ def widgets(family: Family | str) -> dict:
     return values
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+#: Layer views kept per server process: the biggest (a 2601-step Conv2DTranspose) holds
+#: ~15 MB, so at most a few hundred MB; a class mostly shares the teacher's settings.
+VIEW_CACHE_ENTRIES = 24
+
+
+@st.cache_resource(max_entries=VIEW_CACHE_ENTRIES, show_spinner=False)
 def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
     canvas = PRESENTER_CANVAS_PX if cell_px == PRESENTER_CELL_PX else MAX_CANVAS_PX
     return build(spec, view=view, numbers=numbers, reveal=reveal, filter=filter,

@@ -13,8 +13,9 @@ file is made from (the page's link, :func:`link`), so
   says why not: ``400`` for settings the page would refuse, ``503`` with ``Retry-After``
   while :data:`MAX_WAITING` other renders wait.
 
-Rendering runs in :class:`RenderPool`: :data:`RENDER_WORKERS` worker process(es) at a
-lower CPU priority (``nice`` +:data:`WORKER_NICE`), so a class pressing "Download GIF"
+Rendering runs in :class:`RenderPool`: :data:`RENDER_WORKERS` worker process(es), started
+with the server (:func:`lifespan`), at the lowest CPU priority (``nice`` +:data:`WORKER_NICE`:
+they get the CPU the reruns leave), so a class pressing "Download GIF"
 together slows nobody's reruns; the same file asked twice while it renders is rendered
 once; finished files are kept in a cache of at most :data:`MAX_CACHE_BYTES`.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -49,7 +51,7 @@ ROUTE = "download"
 #: Render processes per server process (``CONVVIZ_RENDER_WORKERS`` overrides).
 RENDER_WORKERS = max(1, int(os.environ.get("CONVVIZ_RENDER_WORKERS", "1")))
 #: How much lower a render worker's CPU priority is than the server's (Linux ``nice``).
-WORKER_NICE = 10
+WORKER_NICE = 19
 #: Distinct renders that may wait for a worker; one more is answered 503.
 MAX_WAITING = 24
 #: Finished files kept per server process (least recently asked dropped first).
@@ -208,6 +210,12 @@ def _start_worker(parent: int) -> None:  # pragma: no cover - runs in the worker
         pass
 
 
+def _ready() -> bool:  # runs in the worker process: load what a render needs
+    from .. import export  # noqa: F401
+
+    return True
+
+
 def _render(export: Export, kind: str) -> bytes:  # runs in the worker process
     return export.render(kind)
 
@@ -299,6 +307,13 @@ class RenderPool:
                 future.exception(), concurrent.futures.process.BrokenProcessPool):
             self._executor = None
 
+    def start(self) -> None:
+        """Start the worker processes now (the server's start, not the first download:
+        so the first GIF does not wait for Python and matplotlib to load, and the memory
+        a class sees does not jump mid-lesson)."""
+        for future in [self._pool().submit(_ready) for _ in range(self.workers)]:
+            future.result(timeout=120)
+
     def shutdown(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -333,6 +348,19 @@ async def respond(page: str, filename: str, params: Mapping[str, Sequence[str]],
     return 200, {"Content-Type": KINDS[kind], "Cache-Control": "private, max-age=3600",
                  "Content-Disposition": f'attachment; filename="{name}"',
                  "X-Convviz-Download": how}, data
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """The server's life (``st.App(lifespan=...)``): render workers started with it (in a
+    thread, so the server answers meanwhile) and stopped with it."""
+    loop = asyncio.get_running_loop()
+    starting = loop.run_in_executor(None, POOL.start)
+    try:
+        yield None
+    finally:
+        starting.cancel()
+        POOL.shutdown()
 
 
 def routes() -> list:
