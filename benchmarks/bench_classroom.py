@@ -279,9 +279,17 @@ def widget_states(widgets: dict, changed: dict | None = None) -> list:
     return [w.state(changed.get(name)) for name, w in widgets.items()]
 
 
-def pick_change(widgets: dict, rng: random.Random) -> tuple[str, object] | None:
-    """One widget and another valid value for it, as a student would pick: sliders mostly
-    nudged by a step or two, now and then dragged anywhere; another option; a flip."""
+#: How students move (``--walk``): ``anywhere``, sliders nudged by a step or two 70 % of
+#: the time and dragged anywhere in their range otherwise (a random walk that drifts to
+#: the largest settings); ``lesson``, sliders moved one notch, and one change in six puts a
+#: setting back to its default (a class following a teacher's example).
+WALKS = ("anywhere", "lesson")
+
+
+def pick_change(widgets: dict, rng: random.Random,
+                walk: str = "anywhere") -> tuple[str, object] | None:
+    """One widget and another valid value for it, as a student would pick (see
+    :data:`WALKS`): a slider moved, another option, a flip."""
     names = [n for n, w in widgets.items()
              if w.kind != "slider" or w.hi > w.lo]
     if not names:
@@ -293,6 +301,9 @@ def pick_change(widgets: dict, rng: random.Random) -> tuple[str, object] | None:
         others = [o for o in w.options if o != w.value]
         return (w.name, rng.choice(others)) if others else None
     values = [v for v in range(w.lo, w.hi + 1, w.step) if v != w.value]
+    if walk == "lesson":
+        near = [v for v in values if abs(v - w.value) <= w.step]
+        return w.name, rng.choice(near or values)
     near = [v for v in values if abs(v - w.value) <= 2 * w.step]
     return w.name, rng.choice(near if near and rng.random() < 0.7 else values)
 
@@ -594,7 +605,12 @@ class Student:
             back = self.back_to_default(keep=("layer",))
             if back and rng.random() < 0.6:
                 return dict([rng.choice(back)])
-        change = pick_change(self.widgets, rng) if self.widgets else None
+        if self.cfg.get("walk") == "lesson" and rng.random() < 1 / 6:
+            back = self.back_to_default(keep=("layer",))
+            if back:
+                return dict([rng.choice(back)])
+        change = pick_change(self.widgets, rng, self.cfg.get("walk", "anywhere")) \
+            if self.widgets else None
         return None if change is None else dict([change])
 
     def back_to_default(self, keep=()) -> list:
@@ -969,6 +985,7 @@ def run_class(args, students: int) -> dict:
         nproc = min(nproc, students)
         cfg = {"url": url, "students": students, "duration": args.duration,
                "interval": args.interval, "timeout": args.timeout, "seed": args.seed,
+               "walk": args.walk,
                "downloads": args.downloads, "download_timeout": args.download_timeout,
                "t0": time.time() + 1.0 + (2.0 if nproc > 1 else 0)}
         chunks = [list(range(p, students, nproc)) for p in range(nproc)]
@@ -993,7 +1010,7 @@ def run_class(args, students: int) -> dict:
         parts = asyncio.run(drive())
         figures = merge(parts)
         figures.update(students=students, processes=args.processes, url=url,
-                       duration=args.duration, interval=args.interval,
+                       duration=args.duration, interval=args.interval, walk=args.walk,
                        wall_s=time.monotonic() - started, client_procs=nproc,
                        server=sampler.figures() if roots else {})
         return figures
@@ -1028,6 +1045,7 @@ def summary(f: dict) -> dict:
     srv = f.get("server") or {}
     return {
         "students": f["students"], "processes": f["processes"], "duration_s": f["duration"],
+        "walk": f.get("walk", "anywhere"),
         "changes_sent": f["sent"], "changes_due": f["due"],
         "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
         "max_ms": max(lat, default=None),
@@ -1061,7 +1079,8 @@ def table(f: dict) -> str:
 
     lines = [
         ("students / server processes", f"{s['students']} / {s['processes']}"),
-        ("duration", f"{s['duration_s']:.0f} s (interval {f['interval']} s +-25 %)"),
+        ("duration", f"{s['duration_s']:.0f} s (interval {f['interval']} s +-25 %, "
+                     f"walk {f.get('walk', 'anywhere')})"),
         ("changes sent / due", f"{s['changes_sent']} / {s['changes_due']}"),
         ("latency p50 / p95 / max", f"{_ms(s['p50_ms'])} / {_ms(s['p95_ms'])} / "
                                     f"{_ms(s['max_ms'])} ms"),
@@ -1134,6 +1153,10 @@ def parse_args(argv=None):
                    help="seconds of load per run (default 60)")
     p.add_argument("--interval", type=float, default=2.0,
                    help="seconds between a student's changes (+-25 %%; default 2.0)")
+    p.add_argument("--walk", choices=WALKS, default="anywhere",
+                   help="how students change settings: anywhere (default: the demanding "
+                   "random walk) or lesson (one notch at a time, back to defaults now and "
+                   "then); see WALKS")
     p.add_argument("--timeout", type=float, default=30,
                    help="seconds a run may take before it is an error (default 30)")
     p.add_argument("--downloads", type=int, default=0,

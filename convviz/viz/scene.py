@@ -27,6 +27,7 @@ import math
 import re
 import textwrap
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -332,9 +333,9 @@ class Panel:
         return (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
 
 
-@dataclass(frozen=True)
-class Term:
-    """One multiplication of a step's arithmetic (one row of the explain table)."""
+class Term(NamedTuple):
+    """One multiplication of a step's arithmetic (one row of the explain table); a named
+    tuple (a frame of a big window makes thousands: a frozen dataclass is 3x dearer)."""
 
     stage: str        # "taps", "depthwise", "pointwise", "copy", "interpolate", "scatter"
     channel: int      # channel read
