@@ -106,9 +106,16 @@ class LayerView:
         return self.scene.explain_rows(step), self.scene.frame(step)
 
     def volume(self, step: int):
-        """3-D view of the volume with the window of ``step`` (rank-3 gather views only)."""
+        """3-D view of the volume with the window of ``step`` (rank-3 gather views only);
+        the last few steps' figures are kept (a rerun at the same step builds none)."""
         tr = self.sample.trace
-        return figures.volume_figure(tr, self.clip(step) % len(tr))
+        i = self.clip(step) % len(tr)
+        memo = self.scene.memo.setdefault("volume", {})
+        if i not in memo:
+            while len(memo) >= 4:
+                memo.pop(next(iter(memo)))
+            memo[i] = figures.volume_figure(tr, i)
+        return memo[i]
 
 
 def layouts(spec: Spec, output_spatial: tuple, out_channels: int) -> list:
