@@ -15,7 +15,7 @@ Subcommands:
     A real picture (``--signal`` a sound, ``--volume`` a volume) through the layer, every
     filter's weights a named kernel; writes the feature maps (:mod:`convviz.realdata`).
 ``convviz serve [--processes N] [--port P] [--address ADDR] [--app PATH]``
-    The app for a class: N ``streamlit run app.py`` processes (default one per core) on
+    The app for a class: N ``streamlit run app.py`` processes (default two per core) on
     127.0.0.1:P+1..P+N behind HAProxy on ADDR:P (default 0.0.0.0:8501), each browser kept
     on its process by a cookie; needs ``haproxy`` (:mod:`convviz.serve`).
 
@@ -453,8 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit code 1). Needs haproxy (apt-get install haproxy).",
         epilog="example: convviz serve --processes 4 --port 8501")
     serve.add_argument("--processes", type=int, default=None, metavar="N",
-                       help=f"Streamlit processes, 1 to {serving.MAX_PROCESSES} (default: one "
-                            f"per CPU core, {serving.default_processes()} here)")
+                       help=f"Streamlit processes, 1 to {serving.MAX_PROCESSES} (default: "
+                            f"{serving.PROCESSES_PER_CORE} per CPU core, "
+                            f"{serving.default_processes()} here)")
     serve.add_argument("--port", type=int, default=serving.DEFAULT_PORT, metavar="P",
                        help=f"HAProxy's port; the processes use P+1 .. P+N "
                             f"(default {serving.DEFAULT_PORT})")

@@ -59,8 +59,13 @@ from .cli import CLIError
 DEFAULT_PORT = 8501
 #: Where HAProxy listens by default: every interface, so the students' machines reach it.
 DEFAULT_ADDRESS = "0.0.0.0"
-#: The most ``--processes`` accepted (and the cap of the default, one per core).
+#: The most ``--processes`` accepted (and the cap of the default).
 MAX_PROCESSES = 64
+#: Streamlit processes per core by default. Two, measured: a Streamlit process spends much
+#: of a busy class waiting for its own GIL (its sessions are threads), so 30 students on
+#: 2 cores got a rerun p95 of 694 ms with 4 processes against 1026 ms with 2
+#: (benchmarks/RESULTS.md, "A class on one server").
+PROCESSES_PER_CORE = 2
 #: Seconds a backend (and then HAProxy) may take to answer its health check.
 START_TIMEOUT = 60.0
 #: Seconds the children get to exit after SIGTERM/SIGINT before they are killed.
@@ -95,12 +100,13 @@ class Backend:
 
 
 def default_processes() -> int:
-    """The cores this process may run on (its CPU affinity), at most :data:`MAX_PROCESSES`."""
+    """:data:`PROCESSES_PER_CORE` per core this process may run on (its CPU affinity), at
+    most :data:`MAX_PROCESSES`."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_PROCESSES))
+    return max(1, min(PROCESSES_PER_CORE * cores, MAX_PROCESSES))
 
 
 def check_processes(processes: int | None) -> int:
@@ -108,8 +114,8 @@ def check_processes(processes: int | None) -> int:
     if processes is None:
         return default_processes()
     if not 1 <= processes <= MAX_PROCESSES:
-        raise CLIError(f"--processes must be between 1 and {MAX_PROCESSES} (one Streamlit "
-                       f"process per core). Received: {processes}")
+        raise CLIError(f"--processes must be between 1 and {MAX_PROCESSES} (Streamlit "
+                       f"processes; two per core is the default). Received: {processes}")
     return processes
 
 

@@ -429,9 +429,9 @@ def test_streamlit_command():
         "--browser.gatherUsageStats", "false"]
 
 
-def test_processes_default_to_the_cores_and_absurd_counts_are_refused():
+def test_processes_default_to_two_per_core_and_absurd_counts_are_refused():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert serve.check_processes(None) == min(cores, serve.MAX_PROCESSES)
+    assert serve.check_processes(None) == min(2 * cores, serve.MAX_PROCESSES)
     assert serve.check_processes(1) == 1
     assert serve.check_processes(serve.MAX_PROCESSES) == serve.MAX_PROCESSES
     for wrong in (0, -1, serve.MAX_PROCESSES + 1, 1000):
