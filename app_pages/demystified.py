@@ -74,6 +74,6 @@ for v, title, key in (
     st.session_state[at] = v.clip(reported.get("step", st.session_state[at]))
     export = downloads.Export("demystified", v.spec, v.view, step=st.session_state[at])
     export_buttons(export, downloads.demystified_query(st.session_state, key),
-                   f"demystified.{key}")
+                   f"demystified.{key}", v.scene)
     matrix_section(v, "demystified", st.session_state[at])
 links.save(P)  # again: with the steps the players reported

@@ -146,3 +146,45 @@ def test_a_render_error_reaches_the_caller_as_the_rule(pool):
         asyncio.run(pool.fetch(ex, "png"))
     assert asyncio.run(pool.fetch(dl.Export("convolution", ex.spec, step=1), "png"))[0][:4] \
         == b"\x89PNG"
+
+
+def test_waiting_renders_start_smallest_first():
+    """One worker busy with a GIF; a big and a small file then wait: the small one starts
+    (and so arrives) first, whatever the order they were asked in."""
+    busy = dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 2}, (9,)))
+    big = dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (9,)),
+                    cost=50_000)
+    small = dl.Export("convolution", Spec("Conv1D", {"filters": 1, "kernel_size": 4}, (9,)),
+                      cost=10)
+    done = []
+
+    async def ask(export, name):
+        await pool.fetch(export, "gif")
+        done.append(name)
+
+    async def class_():
+        first = asyncio.create_task(ask(busy, "busy"))
+        await asyncio.sleep(0.05)  # the worker has it
+        await asyncio.gather(first, ask(big, "big"), ask(small, "small"))
+
+    pool = dl.RenderPool(workers=1, max_waiting=5)
+    try:
+        asyncio.run(class_())
+    finally:
+        pool.shutdown()
+    assert done == ["busy", "small", "big"]
+
+
+def test_a_gif_too_big_for_the_server_is_refused_with_the_way_out():
+    params = {"layer": ["Conv3DTranspose"], "n0": ["7"], "filters": ["3"], "view": ["scatter"],
+              "reveal": ["1"]}
+    with pytest.raises(ValueError) as info:
+        dl.parse("transposed", "x.gif", params)
+    message = str(info.value)
+    assert "63 frames of 2296 cells (144,648 cell frames)" in message
+    assert f"at most {dl.MAX_CELL_FRAMES:,}" in message and "HTML player" in message
+    # the same settings' PNG and HTML player are made as usual
+    assert dl.parse("transposed", "x.png", params).spec.spatial == (7, 3, 3)
+    assert dl.parse("transposed", "x.html", params).cost == 0
+    ok = dl.parse("convolution", "x.gif", {"layer": ["Conv3D"], "padding": ["same"]})
+    assert 0 < ok.cost <= dl.MAX_CELL_FRAMES

@@ -191,7 +191,8 @@ def show(view: LayerView, values: dict, family: Family | str | None = None) -> N
         if not presenter:
             export = downloads.Export(family.key, view.spec, view.view, numbers,
                                       view.scene.reveal, view.scene.filter, step)
-            export_buttons(export, encode(family, values), f"{family.key}.{view.view}")
+            export_buttons(export, encode(family, values), f"{family.key}.{view.view}",
+                           view.scene)
         if view.spec.rank == 3 and view.view == "gather":
             st.caption(f"The window of {step_label(step, view.steps)} in 3-D "
                        "(drag to turn):")
@@ -337,22 +338,26 @@ def header(values: dict, title: str, intro: str) -> None:
         st.markdown(intro)
 
 
-def export_buttons(export: downloads.Export, query: Mapping[str, str], key: str) -> None:
+def export_buttons(export: downloads.Export, query: Mapping[str, str], key: str,
+                   scene=None) -> None:
     """Links to ``export`` as a GIF, a PNG of its step and an HTML player (:mod:`.downloads`:
     rendered by the server on the click, in the background, never lost to a rerun).
 
     ``query`` is the page's settings (the download URL carries them); ``key`` prefixes the
-    buttons' keys, so several views on one page each get their own.
+    buttons' keys, so several views on one page each get their own. With the page's
+    ``scene``, a GIF too big to render on the server is a disabled button saying why.
     """
     from .. import export as ex
     from .. import gallery
 
     url = {kind: downloads.link(export, query, kind) for kind in downloads.KINDS}
     cols = st.columns(3)
+    refusal = None if scene is None else downloads.animation_refusal(scene)
     cols[0].link_button(
         "Download GIF", url["gif"], key=f"{key}.gif", icon=":material/animated_images:",
-        help=f"Every step (or {ex.MAX_FRAMES} evenly spaced ones), rendered with matplotlib "
-        "on the server: a big layer takes a few seconds.")
+        disabled=refusal is not None,
+        help=f"No GIF: {refusal}." if refusal else f"Every step (or {ex.MAX_FRAMES} evenly "
+        "spaced ones), rendered with matplotlib on the server: a big layer takes a while.")
     cols[1].link_button(
         f"Download step {export.step} as PNG", url["png"], key=f"{key}.png",
         icon=":material/image:")

@@ -32,12 +32,14 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import heapq
+import itertools
 import multiprocessing
 import os
 import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ..demo import Spec, check_animation_size
 from . import fields as codec
@@ -56,10 +58,27 @@ WORKER_NICE = 19
 MAX_WAITING = 24
 #: Finished files kept per server process (least recently asked dropped first).
 MAX_CACHE_BYTES = 64 * 2**20
-#: A worker process is replaced after this many renders (bounds what a leak can hold).
-MAX_TASKS_PER_WORKER = 64
+#: A worker process is replaced after this many renders: one, so the memory a big GIF's
+#: frames took goes back to the system at once (a fresh worker loads while nobody waits).
+MAX_TASKS_PER_WORKER = 1
 #: Seconds a 503 asks the browser to wait per render ahead of it (a rough GIF time).
 SECONDS_PER_RENDER = 2
+#: Most cells x frames a GIF the server renders may draw. matplotlib takes 0.2-1 ms per
+#: cell and frame on one core (measured: Conv3D(padding="same") 62,000 in 14 s, a 3-filter
+#: Conv3DTranspose scatter view 145,000 in 149 s), so this keeps a download under a minute
+#: or two; a bigger one is refused with the HTML player (the same frames) as the way out.
+MAX_CELL_FRAMES = 100_000
+
+
+def animation_refusal(scene) -> str | None:
+    """Why the server will not render ``scene`` as a GIF (None: it will)."""
+    frames, cells = len(scene.frames_at), len(scene.cells[0])
+    if frames * cells <= MAX_CELL_FRAMES:
+        return None
+    return (f"this animation is {frames} frames of {cells} cells ({frames * cells:,} cell "
+            f"frames); a GIF rendered on the shared server draws at most "
+            f"{MAX_CELL_FRAMES:,}. The interactive HTML player has the same frames; or run "
+            "the shell command on your own machine")
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,8 @@ class Export:
     reveal: bool = False
     filter: int = 0
     step: int = 0
+    #: cells x frames of the GIF (what :class:`RenderPool` renders the smallest of first)
+    cost: int = field(default=0, compare=False)
 
     def key(self, kind: str) -> tuple:
         """What the file ``kind`` depends on (a GIF shows every step: not ``step``)."""
@@ -128,8 +149,9 @@ def parse(page: str, filename: str, params: Mapping[str, Sequence[str]]) -> Expo
         fields = {**page_fields.DEMYSTIFIED, "view": _DEMYSTIFIED_VIEW}
         values, notices = codec.decode(fields, params)
         _refuse(notices)
-        return Export(page, demystified_spec(values["n"], values["k"], values["s"]),
-                      view=values["view"], step=values[f"{values['view']}_step"])
+        export = Export(page, demystified_spec(values["n"], values["k"], values["s"]),
+                        view=values["view"], step=values[f"{values['view']}_step"])
+        return _costed(export) if kind == "gif" else export
     if page not in FAMILY_PAGES:
         raise ValueError(f"{page!r} is not a page with downloads; pages: "
                          + ", ".join([*FAMILY_PAGES, "demystified"]))
@@ -139,9 +161,24 @@ def parse(page: str, filename: str, params: Mapping[str, Sequence[str]]) -> Expo
     spec = spec_from_values(family, values)
     spec.build()  # the ValueError Keras raises for this combination, before any render
     check_animation_size(spec)
-    return Export(page, spec, view=values.get("view", "gather"),
-                  numbers=bool(values.get("numbers")), reveal=bool(values.get("reveal")),
-                  filter=int(values.get("filter", 0)), step=int(values.get("step", 0)))
+    export = Export(page, spec, view=values.get("view", "gather"),
+                    numbers=bool(values.get("numbers")), reveal=bool(values.get("reveal")),
+                    filter=int(values.get("filter", 0)), step=int(values.get("step", 0)))
+    return _costed(export) if kind == "gif" else export
+
+
+def _costed(export: Export) -> Export:
+    """``export`` with its GIF's cost; ValueError when the server will not render it."""
+    from .view import build
+
+    view = build(export.spec, view=export.view, numbers=export.numbers,
+                 reveal=export.reveal, filter=export.filter)
+    if view.error is not None:
+        raise ValueError(view.error)
+    why = animation_refusal(view.scene)
+    if why:
+        raise ValueError(why)
+    return replace(export, cost=len(view.scene.frames_at) * len(view.scene.cells[0]))
 
 
 def family_query(page: str, values: Mapping) -> dict[str, str]:
@@ -208,6 +245,7 @@ def _start_worker(parent: int) -> None:  # pragma: no cover - runs in the worker
         os.nice(WORKER_NICE)
     except OSError:
         pass
+    from .. import export  # noqa: F401  (matplotlib: loaded before any render is asked)
 
 
 def _ready() -> bool:  # runs in the worker process: load what a render needs
@@ -225,8 +263,11 @@ class RenderPool:
 
     ``await pool.get(export, kind)`` gives the bytes: from the cache, from a render already
     under way for the same file, or from a new render (:class:`Busy` when
-    :data:`MAX_WAITING` renders are waiting). A render's ValueError (a setting the export
-    refuses) reaches the caller as ValueError.
+    :data:`MAX_WAITING` renders are waiting). Waiting renders start smallest first (by
+    :attr:`Export.cost`), so a PNG or a small GIF does not wait behind a minute-long one.
+    A worker process renders one file and is replaced (its memory goes back to the
+    system; the replacement loads matplotlib while nobody waits). A render's ValueError
+    (a setting the export refuses) reaches the caller as ValueError.
     """
 
     def __init__(self, workers: int = RENDER_WORKERS, max_waiting: int = MAX_WAITING,
@@ -234,7 +275,10 @@ class RenderPool:
         self.workers, self.max_waiting, self.max_cache_bytes = workers, max_waiting, \
             max_cache_bytes
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._running: dict[tuple, asyncio.Future] = {}
+        self._running: dict[tuple, asyncio.Future] = {}  # asked, not yet done
+        self._queue: list = []  # (cost, order, key, export, kind) not yet started
+        self._order = itertools.count()
+        self._busy = 0
         self._cache: collections.OrderedDict[tuple, bytes] = collections.OrderedDict()
         self._cache_bytes = 0
         self._lock = threading.Lock()
@@ -288,29 +332,48 @@ class RenderPool:
             waiting = len(self._running) - self.workers
             if waiting >= self.max_waiting:
                 raise Busy(waiting)
-            try:
-                future = asyncio.wrap_future(self._pool().submit(_render, export, kind))
-            except concurrent.futures.process.BrokenProcessPool:
-                self._executor = None  # a worker died (e.g. out of memory): start afresh
-                future = asyncio.wrap_future(self._pool().submit(_render, export, kind))
-            self.renders += 1
+            future = asyncio.get_running_loop().create_future()
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
             self._running[key] = future
-            future.add_done_callback(lambda f: self._done(key, f))
+            self.renders += 1
+            heapq.heappush(self._queue, (export.cost, next(self._order), key, export, kind))
+            self._dispatch()
         # shield: a student who closes the tab does not cancel the others' render
         return await asyncio.shield(future), how
 
-    def _done(self, key: tuple, future: asyncio.Future) -> None:
-        self._running.pop(key, None)
-        if not future.cancelled() and future.exception() is None:
-            self._keep(key, future.result())
-        elif not future.cancelled() and isinstance(
-                future.exception(), concurrent.futures.process.BrokenProcessPool):
+    def _dispatch(self) -> None:
+        while self._busy < self.workers and self._queue:
+            *_, key, export, kind = heapq.heappop(self._queue)
+            try:
+                done = self._pool().submit(_render, export, kind)
+            except concurrent.futures.process.BrokenProcessPool:
+                self._executor = None  # a worker died (e.g. out of memory): start afresh
+                done = self._pool().submit(_render, export, kind)
+            self._busy += 1
+            asyncio.wrap_future(done).add_done_callback(
+                lambda f, key=key: self._done(key, f))
+
+    def _done(self, key: tuple, done: asyncio.Future) -> None:
+        self._busy -= 1
+        future = self._running.pop(key, None)
+        error = (asyncio.CancelledError() if done.cancelled() else done.exception())
+        if isinstance(error, concurrent.futures.process.BrokenProcessPool):
             self._executor = None
+        if error is None:
+            self._keep(key, done.result())
+        if future is not None and not future.done():
+            if error is None:
+                future.set_result(done.result())
+            else:
+                future.set_exception(error)
+        self._dispatch()
 
     def start(self) -> None:
         """Start the worker processes now (the server's start, not the first download:
         so the first GIF does not wait for Python and matplotlib to load, and the memory
         a class sees does not jump mid-lesson)."""
+        # one trivial task per worker: each then exits (one task per worker) and its
+        # replacement loads matplotlib at once, so a warm worker waits for the first GIF
         for future in [self._pool().submit(_ready) for _ in range(self.workers)]:
             future.result(timeout=120)
 

@@ -51,6 +51,19 @@ def test_the_gif_link_a_page_shows_delivers_that_pages_gif(server):
     assert body == export.gif_bytes(spec, numbers=False)
 
 
+def test_a_gif_too_big_for_the_server_is_a_disabled_button_saying_why():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app_pages" / "transposed.py"), default_timeout=60)
+    at.query_params.update({"layer": "Conv3DTranspose", "n0": "7", "filters": "3",
+                            "view": "scatter", "reveal": "1"})
+    at.run()
+    buttons = {b.proto.label: b.proto for b in at.get("link_button")}
+    gif = buttons["Download GIF"]
+    assert gif.disabled and gif.help.startswith("No GIF: this animation is 63 frames")
+    assert not buttons["Download interactive HTML"].disabled
+
+
 def test_the_demystified_scatter_png_is_that_views_step(server):
     links = _links("demystified", {"n": "3", "k": "2", "scatter_step": "4"})
     pngs = [url for label, url in links.items() if "PNG" in label]
