@@ -105,8 +105,9 @@ def widgets(family: Family | str) -> dict:
 
 
 #: Layer views kept per server process: the biggest (a 2601-step Conv2DTranspose) holds
-#: ~15 MB, so at most a few hundred MB; a class mostly shares the teacher's settings.
-VIEW_CACHE_ENTRIES = 24
+#: ~15 MB, so at most ~250 MB; a class mostly shares the teacher's settings. (24 let a
+#: 10-minute class's memory grow 24 % after its first minute, as bigger settings came in.)
+VIEW_CACHE_ENTRIES = 16
 
 
 @st.cache_resource(max_entries=VIEW_CACHE_ENTRIES, show_spinner=False)
