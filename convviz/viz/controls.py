@@ -270,21 +270,19 @@ def shape_panel(view: LayerView) -> None:
 def layout_panel(view: LayerView) -> None:
     """The tensor shape in both data formats and the axes the window moves along."""
     st.subheader("data_format")
-    rows = []
-    for lay in view.shape.layouts:
-        rows.append({
-            "data_format": lay["data_format"] + (" (this layer)" if lay["data_format"]
-                                                 == lay["current"] else ""),
-            "input shape": str(lay["input"]), "output shape": str(lay["output"]),
-            "window moves along axes": ", ".join(
-                f"{a} ({n})" for a, n in zip(lay["window axes"], lay["axis names"])),
-            "channel axis": lay["channel axis"],
-        })
-    # a Markdown table: two rows need no dataframe widget (which costs every rerun a
-    # pandas and Arrow conversion)
-    head = list(rows[0])
-    st.markdown("\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-                          + ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]))
+    lays = view.shape.layouts
+    # one column per data_format (narrow enough for half the page at 1280 px), as Markdown:
+    # a table this small needs no dataframe widget (a pandas and Arrow conversion a rerun)
+    head = [lay["data_format"] + (" (this layer)" if lay["data_format"] == lay["current"]
+                                  else "") for lay in lays]
+    rows = [("input shape", [str(lay["input"]) for lay in lays]),
+            ("output shape", [str(lay["output"]) for lay in lays]),
+            ("window moves along axes", [", ".join(
+                f"{a} ({n})" for a, n in zip(lay["window axes"], lay["axis names"]))
+                for lay in lays]),
+            ("channel axis", [str(lay["channel axis"]) for lay in lays])]
+    st.markdown("\n".join(["| | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+                          + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]))
 
 
 HOME_SPEC = ("Conv2D", {"filters": 1, "kernel_size": 3, "strides": 1, "padding": "same"}, (5, 5))
