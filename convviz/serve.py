@@ -329,18 +329,24 @@ def live_groups(pgids: Sequence[int]) -> set[int]:
             except (ProcessLookupError, PermissionError):
                 pass
         return alive
-    alive = set()
-    for entry in proc.iterdir():
+    return {pgid for _, pgid, state, _ in process_table().values()
+            if state != "Z" and pgid in wanted}
+
+
+def process_table() -> dict[int, tuple[int, int, str, int]]:
+    """Every process of this Linux machine: ``pid -> (ppid, pgid, state, start time)``
+    (``/proc/<pid>/stat``; a process that ends while it is read is left out)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        state, _, pgrp = stat[stat.rindex(")") + 2:].split()[:3]
-        if state != "Z" and int(pgrp) in wanted:
-            alive.add(int(pgrp))
-    return alive
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0], int(fields[19]))
+    return table
 
 
 def _killpg(pgid: int, sig: int) -> None:

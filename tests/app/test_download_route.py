@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -97,12 +101,6 @@ def test_a_link_with_a_refused_setting_says_why_instead_of_a_file(server):
 def test_the_render_worker_does_not_outlive_its_server(tmp_path):
     """A plain SIGTERM to the server process alone (as `kill PID`, or systemd's
     KillMode=process) leaves no render worker behind."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from conftest import _free_port
 
     port = _free_port()
@@ -135,22 +133,13 @@ def test_the_render_worker_does_not_outlive_its_server(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rpartition(")")[2].split()[1])
-            except OSError:
-                continue
-            if ppid == pid:
-                out.append(int(entry))
-    return out
+    from convviz.serve import process_table
+
+    return [child for child, (ppid, *_) in process_table().items() if ppid == pid]
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
+    from convviz.serve import process_table
+
+    entry = process_table().get(pid)
+    return entry is not None and entry[2] != "Z"

@@ -93,17 +93,7 @@ def free_ports(n: int) -> int:
 # ----------------------------------------------------------------------------- processes
 def _processes() -> dict[int, tuple[int, int, str, int]]:
     """Every process: pid -> (ppid, pgid, state, start time)."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0], int(fields[19]))
-    return table
+    return serve.process_table()
 
 
 def _cmdline(pid: int) -> str:
