@@ -248,9 +248,7 @@ def _start_worker(parent: int) -> None:  # pragma: no cover - runs in the worker
     from .. import export  # noqa: F401  (matplotlib: loaded before any render is asked)
 
 
-def _ready() -> bool:  # runs in the worker process: load what a render needs
-    from .. import export  # noqa: F401
-
+def _ready() -> bool:  # runs in the worker process (its initializer loaded matplotlib)
     return True
 
 
@@ -282,16 +280,18 @@ class RenderPool:
         self._cache: collections.OrderedDict[tuple, bytes] = collections.OrderedDict()
         self._cache_bytes = 0
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
         self.renders = 0  # renders started (repeated asks for one file count once)
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._executor is None:
-            # spawn: the server process runs threads, which fork would copy mid-lock
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(os.getpid(),),
-                max_tasks_per_child=MAX_TASKS_PER_WORKER)
-        return self._executor
+        with self._pool_lock:  # start() runs in a thread beside the first downloads
+            if self._executor is None:
+                # spawn: the server process runs threads, which fork would copy mid-lock
+                self._executor = concurrent.futures.ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=(os.getpid(),),
+                    max_tasks_per_child=MAX_TASKS_PER_WORKER)
+            return self._executor
 
     @property
     def cache_bytes(self) -> int:
