@@ -279,14 +279,11 @@ def message(scene: sc.Scene, **options) -> dict:
     the payload again (and Streamlit checks two short strings for dataframes, not every
     key of the payload).
     """
-    memo = scene.memo.setdefault("messages", {})
-    key = tuple(sorted(options.items()))
-    if key not in memo:
+    def make():
         d = payload(scene, **options)
-        while len(memo) >= MAX_MESSAGES:
-            memo.pop(next(iter(memo)))
-        memo[key] = {"id": d["id"], "json": json.dumps(d, separators=(",", ":"))}
-    return memo[key]
+        return {"id": d["id"], "json": json.dumps(d, separators=(",", ":"))}
+
+    return scene.kept("messages", tuple(sorted(options.items())), make, MAX_MESSAGES)
 
 
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:

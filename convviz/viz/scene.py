@@ -422,6 +422,16 @@ class Scene:
             self._cache[i] = fr
         return self._cache[i]
 
+    def kept(self, name: str, key, make, limit: int):
+        """``make()`` for ``key``, kept in :attr:`memo` under ``name`` (the ``limit`` most
+        recently made; the oldest goes first): what a painter derives per step or option."""
+        memo = self.memo.setdefault(name, {})
+        if key not in memo:
+            while len(memo) >= limit:
+                memo.pop(next(iter(memo)))
+            memo[key] = make()
+        return memo[key]
+
     def boxes(self, i: int) -> dict:
         """Step ``i``'s outlines, ``{role: (x, y)}``, exactly :meth:`frame`'s ``boxes``
         (without the frame's arithmetic and text, unless the frame is already made)."""

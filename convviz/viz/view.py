@@ -110,12 +110,7 @@ class LayerView:
         the last few steps' figures are kept (a rerun at the same step builds none)."""
         tr = self.sample.trace
         i = self.clip(step) % len(tr)
-        memo = self.scene.memo.setdefault("volume", {})
-        if i not in memo:
-            while len(memo) >= 4:
-                memo.pop(next(iter(memo)))
-            memo[i] = figures.volume_figure(tr, i)
-        return memo[i]
+        return self.scene.kept("volume", i, lambda: figures.volume_figure(tr, i), 4)
 
 
 def layouts(spec: Spec, output_spatial: tuple, out_channels: int) -> list:
