@@ -11,7 +11,7 @@ import pytest
 from convviz import export
 from convviz.demo import Spec
 from convviz.viz import downloads as dl
-from convviz.viz.schema import FAMILY_PAGES, spec_from_values
+from convviz.viz.schema import FAMILY_PAGES, encode, spec_from_values
 
 
 def _query(url: str) -> tuple[str, str, dict]:
@@ -28,7 +28,7 @@ def test_every_family_pages_default_link_names_its_default_layer(page):
     want = dl.Export(page, spec_from_values(family, values), values.get("view", "gather"),
                      bool(values.get("numbers")), bool(values.get("reveal")), 0, 0)
     for kind in dl.KINDS:
-        got = dl.parse(*_query(dl.link(want, dl.family_query(page, values), kind)))
+        got = dl.parse(*_query(dl.link(want, encode(FAMILY_PAGES[page], values), kind)))
         assert got == want
 
 
@@ -37,7 +37,7 @@ def test_a_link_carries_the_settings_and_the_png_its_step():
     values = {**family.defaults(), "layer": "Conv1D", "n0": 9, "k0": 2, "d0": 3, "step": 4,
               "numbers": False}
     export_ = dl.Export("convolution", spec_from_values(family, values), step=4)
-    query = dl.family_query("convolution", values)
+    query = encode(family, values)
     gif, png = (dl.link(export_, query, kind) for kind in ("gif", "png"))
     assert "step" not in _query(gif)[2]  # a GIF shows every step: stepping keeps its link
     assert _query(png)[2]["step"] == ["4"] and _query(png)[1].endswith("_step4.png")

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from ..demo import Spec, check_animation_size
 from . import fields as codec
 from . import page_fields
-from .schema import FAMILY_PAGES, decode, encode, spec_from_values
+from .schema import FAMILY_PAGES, decode, spec_from_values
 
 #: What each download is, by the file name's extension.
 KINDS = {"gif": "image/gif", "png": "image/png", "html": "text/html; charset=utf-8"}
@@ -181,11 +181,6 @@ def _costed(export: Export) -> Export:
     return replace(export, cost=len(view.scene.frames_at) * len(view.scene.cells[0]))
 
 
-def family_query(page: str, values: Mapping) -> dict[str, str]:
-    """A family page's settings as the query of its downloads (its page link)."""
-    return encode(FAMILY_PAGES[page], values)
-
-
 def demystified_query(state: Mapping, view: str) -> dict[str, str]:
     """The demystified page's settings (``n``, ``k``, ``s`` and the view's step, read from
     the widgets' session ``state``) as the query of that view's downloads."""
@@ -259,7 +254,7 @@ def _render(export: Export, kind: str) -> bytes:  # runs in the worker process
 class RenderPool:
     """A bounded pool of render processes with one cache of finished files.
 
-    ``await pool.get(export, kind)`` gives the bytes: from the cache, from a render already
+    ``await pool.fetch(export, kind)`` gives the bytes: from the cache, from a render already
     under way for the same file, or from a new render (:class:`Busy` when
     :data:`MAX_WAITING` renders are waiting). Waiting renders start smallest first (by
     :attr:`Export.cost`), so a PNG or a small GIF does not wait behind a minute-long one.
@@ -315,9 +310,6 @@ class RenderPool:
             while self._cache_bytes > self.max_cache_bytes:
                 _, old = self._cache.popitem(last=False)
                 self._cache_bytes -= len(old)
-
-    async def get(self, export: Export, kind: str) -> bytes:
-        return (await self.fetch(export, kind))[0]
 
     async def fetch(self, export: Export, kind: str) -> tuple[bytes, str]:
         """``(bytes, how)``: ``how`` is ``"cached"``, ``"shared"`` (joined a render under
