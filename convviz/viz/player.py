@@ -134,8 +134,8 @@ def _frame(scene: sc.Scene, i: int, table: dict) -> dict:
     boxes = {r: [np.asarray(xy[0]).astype(int).tolist(), np.asarray(xy[1]).astype(int).tolist()]
              for r, xy in fr.boxes.items() if len(xy[0])}
     tx, ty, tt = fr.texts
-    rows = [[table.setdefault(r[c], len(table)) for c in sc.EXPLAIN_COLUMNS]
-            for r in scene.explain_rows(i)]
+    index = table.setdefault
+    rows = [[index(v, len(table)) for v in r] for r in scene.explain_table(i)]
     return {"b": boxes, "c": [list(map(int, b)) for b in fr.covers],
             "t": [list(map(int, b)) for b in fr.tints],
             "x": [np.asarray(tx, dtype=float).tolist(), np.asarray(ty, dtype=float).tolist(),

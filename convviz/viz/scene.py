@@ -532,22 +532,22 @@ class Scene:
     def explain_rows(self, i: int) -> list[dict]:
         """The explain table of step ``i`` (columns :data:`EXPLAIN_COLUMNS`): every term,
         then a subtotal row per channel, the bias and the output of every sum."""
+        return [dict(zip(EXPLAIN_COLUMNS, r)) for r in self.explain_table(i)]
+
+    def explain_table(self, i: int) -> list[tuple]:
+        """:meth:`explain_rows` as tuples of texts in :data:`EXPLAIN_COLUMNS` order (what
+        the player sends: a big window's step has thousands of rows)."""
         fr = self.frame(i)
-
-        def row(stage, output, **cols):
-            r = dict.fromkeys(EXPLAIN_COLUMNS, "")
-            r.update(stage=stage, output=str(output), **cols)
-            return r
-
-        rows = [row(t.stage, t.out_channel, channel=str(t.channel), cell=t.cell,
-                    value=fmt(t.value), **{"kernel tap": t.kernel}, weight=fmt(t.weight),
-                    product=fmt(t.product)) for t in fr.terms]
+        f = _fmt
+        rows = [(t.stage, str(t.out_channel), str(t.channel), t.cell, f(t.value), t.kernel,
+                 f(t.weight), f(t.product)) for t in fr.terms]
         for s in fr.sums:
-            rows += [row("subtotal", s.out_channel, channel=str(c), product=fmt(sub))
+            out = str(s.out_channel)
+            rows += [("subtotal", out, str(c), "", "", "", "", fmt(sub))
                      for c, sub in s.by_channel]
             if s.bias is not None:
-                rows.append(row("bias", s.out_channel, product=fmt(s.bias)))
-            rows.append(row("= output", s.out_channel, cell=s.label, product=fmt(s.value)))
+                rows.append(("bias", out, "", "", "", "", "", fmt(s.bias)))
+            rows.append(("= output", out, "", s.label, "", "", "", fmt(s.value)))
         return rows
 
 
@@ -568,8 +568,14 @@ def cells_read(real) -> str | None:
 
 def _term_text(t: Term) -> str:
     """``value·weight`` as drawn; a negative weight (as written) goes in parentheses."""
-    w = fmt(t.weight)
-    return f"{fmt(t.value)}·{'(' + w + ')' if w.startswith('-') else w}"
+    return _written(t)[0]
+
+
+def _written(t: Term) -> tuple[str, float]:
+    """:func:`_term_text` of ``t`` and the product of its two numbers as written (rounded),
+    which the "≈" checks add up."""
+    v, w = fmt(t.value), fmt(t.weight)
+    return f"{v}·{'(' + w + ')' if w.startswith('-') else w}", float(v) * float(w)
 
 
 def sum_lines(s: Sum, terms, width: int) -> list[str]:
@@ -579,22 +585,22 @@ def sum_lines(s: Sum, terms, width: int) -> list[str]:
     channel with its subtotal, then ``label = ch0 7 + ch1 11 + bias 0 = 18``.
     """
     mine = [t for t in terms if t.out_channel == s.out_channel]
+    written = [_written(t) for t in mine]
     tail = f" + bias {fmt(s.bias)}" if s.bias is not None else ""
     result = fmt(s.total + (s.bias or 0.0))
     # "≈" when the numbers as written (rounded) do not add up to the result exactly
-    shown = sum(float(fmt(t.value)) * float(fmt(t.weight)) for t in mine) + float(
-        fmt(s.bias or 0.0))
+    shown = sum(p for _, p in written) + float(fmt(s.bias or 0.0))
     eq = "=" if fmt(shown) == result else "≈"
     act = f" → {s.activation} → {fmt(s.value)}" if s.activation != "linear" else ""
     pointwise = bool(mine) and mine[0].stage == "pointwise"
     if len(s.by_channel) <= 1 or pointwise:
-        body = " + ".join(_term_text(t) for t in mine) or "0"
+        body = " + ".join(text for text, _ in written) or "0"
         return _wrap([f"{s.label} = {body}{tail} {eq} {result}{act}"], width)
     lines = []
     for c, sub in s.by_channel:
-        body = " + ".join(_term_text(t) for t in mine if t.channel == c)
-        part = [t for t in mine if t.channel == c]
-        ok = fmt(sum(float(fmt(t.value)) * float(fmt(t.weight)) for t in part)) == fmt(sub)
+        part = [w for t, w in zip(mine, written) if t.channel == c]
+        body = " + ".join(text for text, _ in part)
+        ok = fmt(sum(p for _, p in part)) == fmt(sub)
         lines.append(f"ch{c}: {body} {'=' if ok else '≈'} {fmt(sub)}")
     subs = " + ".join(f"ch{c} {fmt(v)}" for c, v in s.by_channel)
     lines.append(f"{s.label} = {subs}{tail} = {result}{act}")
@@ -808,6 +814,7 @@ class _Builder:
         self.cin = self.x.shape[-1]
         self.cout = self.y.shape[-1]
         self.notices = []
+        self._slots = None  # the last gather step's shared term text (_tap_slots)
         choosable = self.kind in ("conv", "transpose", "separable")
         if not choosable and filter_ != 0:
             raise ValueError(f"{spec.name} draws every channel; there is no filter to choose. "
@@ -1204,37 +1211,47 @@ class _Builder:
                                          for i in frame_indices(len(tr), 6)):
             self.legend.add("gap")
 
+    def _tap_slots(self, st):
+        """What the terms of every channel of gather step ``st`` share: the live taps,
+        their source cells, which are real input cells, and each tap's cell and
+        kernel-tap text (made once per step, not once per channel)."""
+        if self._slots is not None and self._slots[0] is st:
+            return self._slots[1]
+        taps = np.flatnonzero(_live(st.weight))
+        src = st.source[taps]
+        real = (src >= 0).all(axis=1)
+        kidx = st.kernel_index[taps]
+        kernel_ok = (kidx >= 0).all(axis=1)
+        transpose = self.kind == "transpose"
+        cells = []
+        for is_real, s, at, pad in zip(real.tolist(), src.tolist(), st.coords[taps].tolist(),
+                                       st.padding[taps].tolist()):
+            if is_real and transpose:  # the figure's (zero-inserted) coordinates
+                cells.append(f"{_coord(at)} = input {_coord(s)}")
+            elif is_real:
+                cells.append(_coord(s))
+            elif pad:
+                cells.append(f"padding {_coord(at)}")
+            else:
+                cells.append(f"inserted zero {_coord(at)}")
+        kernels = [_coord(k) if ok else "" for k, ok in zip(kidx.tolist(), kernel_ok.tolist())]
+        slots = (taps, src, real, cells, kernels)
+        self._slots = (st, slots)
+        return slots
+
     def _tap_terms(self, st, c, weights, stage, out_c):
         """Terms of channel ``c`` over the taps of gather step ``st``; ``weights`` is the
         weight of every slot of the step (its kernel's tap, or its interpolation weight)."""
-        taps = np.flatnonzero(_live(st.weight))
+        taps, src, real, cells, kernels = self._tap_slots(st)
         if not taps.size:
             return []
-        src = st.source[taps]
-        real = (src >= 0).all(axis=1)
         values = np.zeros(len(taps))
         if real.any():
             values[real] = self.x[(*src[real].T, c)]
-        transpose = self.kind == "transpose"
-        kidx = st.kernel_index[taps]
-        kernel_ok = (kidx >= 0).all(axis=1)
-        rows = zip(values.tolist(), np.asarray(weights)[taps].tolist(), real.tolist(),
-                   src.tolist(), st.coords[taps].tolist(), st.padding[taps].tolist(),
-                   kidx.tolist(), kernel_ok.tolist())
-        terms = []
-        for value, w, is_real, s, at, pad, k, k_ok in rows:
-            if is_real and transpose:  # the figure's (zero-inserted) coordinates
-                cell = f"{_coord(at)} = input {_coord(s)}"
-            elif is_real:
-                cell = _coord(s)
-            elif pad:
-                cell = f"padding {_coord(at)}"
-            else:
-                cell = f"inserted zero {_coord(at)}"
-            w = float(w)
-            terms.append(Term(stage, c, out_c, cell, value, w, _coord(k) if k_ok else "",
-                              value * w))
-        return terms
+        return [Term(stage, c, out_c, cell, v, w, k, v * w)
+                for cell, v, w, k in zip(cells, values.tolist(),
+                                         np.asarray(weights, dtype=float)[taps].tolist(),
+                                         kernels)]
 
     def _sum(self, label, out_c, terms, bias, value):
         chans = []
@@ -1426,10 +1443,12 @@ class _Builder:
                         cols, rows = p.size
                         covers.append(p.box((0, 0, cols - 1, rows - 1)))
                 continue
+            # the same local boxes on every panel of the stage, each at its own origin
+            after = [] if self.reveal else _order_boxes(o, shape, after=True)
+            before = _order_boxes(o, shape, after=False)
             for p in panels:
-                if not self.reveal:
-                    covers += [p.box(b) for b in _order_boxes(o, shape, after=True)]
-                tints += [p.box(b) for b in _order_boxes(o, shape, after=False)]
+                covers += [p.box(b) for b in after]
+                tints += [p.box(b) for b in before]
         return covers, tints
 
     def _caption(self, i, st, phase, on_pad):
