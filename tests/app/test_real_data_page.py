@@ -467,3 +467,10 @@ def test_leaving_and_coming_back_keeps_the_image_parts_arguments():
     _clean(at)
     assert at.slider(key="real.strides").value == 3
     assert at.query_params["strides"] in ("3", ["3"])
+
+
+def test_every_part_the_picker_offers_has_a_drawing_and_no_other():
+    from convviz.viz import real_page
+
+    assert tuple(real_page.PARTS) == page_fields.REAL_PARTS
+    assert set(CHARTS) | {"batch"} == set(page_fields.REAL_PARTS)
