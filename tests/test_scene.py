@@ -1124,3 +1124,30 @@ def test_the_hover_links_are_what_each_frame_outlines(spec, view):
         for numbers in (True, False):
             scene = sc.build(sample, view=view, numbers=numbers, filter=f)
             assert player.links(scene) == _links_from_frames(scene)
+
+
+@given(shape=st.lists(st.integers(1, 7), min_size=1, max_size=3), data=st.data())
+@settings(max_examples=200, deadline=None)
+def test_one_cell_of_a_box_lands_where_plane_puts_it(shape, data):
+    from convviz.viz.scene import _plane_cell, plane
+
+    c = [data.draw(st.integers(0, n - 1)) for n in shape]
+    x, y = plane(np.array([c]), tuple(shape))
+    assert _plane_cell(c, tuple(shape)) == (int(x[0]), int(y[0]))
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (4, 3, 2)])
+def test_order_boxes_cover_exactly_the_cells_before_and_after(shape):
+    """Every cell before ``o`` (row-major) is in exactly one 'before' box, every cell after
+    it in exactly one 'after' box, and ``o`` itself in none."""
+    from convviz.viz.scene import _order_boxes, all_cells, plane
+
+    cells = all_cells(shape)
+    xs, ys = plane(cells, shape)
+    for i, o in enumerate(cells.tolist()):
+        for after in (False, True):
+            hits = np.zeros(len(cells), dtype=int)
+            for x0, y0, x1, y1 in _order_boxes(o, shape, after):
+                hits += (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+            want = (np.arange(len(cells)) > i) if after else (np.arange(len(cells)) < i)
+            assert hits.tolist() == want.astype(int).tolist(), (o, after)

@@ -287,9 +287,19 @@ def _order_boxes(o, shape, after: bool) -> list[tuple[int, int, int, int]]:
         for a, b in runs:
             first = [*o[:k], a] + [0] * (r - k - 1)
             last = [*o[:k], b] + [n - 1 for n in shape[k + 1:]]
-            (x0, x1), (y0, y1) = plane(np.array([first, last]), shape)
-            boxes.append((int(x0), int(y0), int(x1), int(y1)))
+            boxes.append((*_plane_cell(first, shape), *_plane_cell(last, shape)))
     return boxes
+
+
+def _plane_cell(c, shape) -> tuple[int, int]:
+    """:func:`plane` of one grid index (plain ints: no arrays for a corner of a box)."""
+    if len(shape) == 1:
+        return int(c[0]), 0
+    if len(shape) == 2:
+        return int(c[1]), int(c[0])
+    per = slices_per_row(shape)
+    return (int(c[0]) % per) * (shape[2] + 1) + int(c[2]), \
+        (int(c[0]) // per) * (shape[1] + 1) + int(c[1])
 
 
 # ------------------------------------------------------------------ data
