@@ -54,7 +54,7 @@ def main() -> None:
     print(f"{'page':<12} {'layer':<18} {'build ms':>9} {'json ms':>8} {'frames':>7} "
           f"{'bytes':>9}")
     worst = 0.0
-    for key, fam in schema.FAMILIES.items():
+    for key, fam in schema.FAMILY_PAGES.items():
         for layer in fam.layers:
             spec = schema.spec_from_values(fam, {**fam.defaults(), "layer": layer})
             r = measure(spec, args.repeats)
