@@ -70,6 +70,47 @@ def main() -> None:
         r = measure(spec, max(1, args.repeats // 3))
         print(f"{spec.name:<10} {str(spec.spatial):<14} build {r['build']:7.1f} ms, "
               f"json {r['json']:6.1f} ms, {r['frames']} frames, {r['bytes']} bytes")
+    heavy(max(1, args.repeats // 3))
+
+
+#: The settings the classroom benchmark's ``anywhere`` walk drifts to (page, link query):
+#: many channels and filters at the largest sizes, the costliest first draws it found.
+HEAVY = (
+    ("convolution", "layer=Conv2D&n0=32&n1=32&channels=7&filters=8&k0=5&k1=5&padding=same"),
+    ("convolution", "layer=Conv3D&n0=12&n1=12&n2=12&channels=7&filters=8"),
+    ("depthwise", "layer=DepthwiseConv2D&n0=32&n1=32&channels=7&k0=5&k1=5"),
+    ("depthwise", "layer=SeparableConv2D&n0=20&n1=20&channels=5&k0=3&k1=3"),
+    ("transposed", "layer=Conv3DTranspose&n0=4&channels=2&filters=2&k0=7&k1=7&s0=4"
+                   "&padding=same&op_on=1&op0=1&filter=1"),
+    ("padding", "layer=ZeroPadding3D&n1=6&n2=5&channels=7&hi1=0&numbers=0"),
+    ("upsampling", "layer=UpSampling3D&n0=12&n1=2&n2=4&channels=6"
+                   "&data_format=channels_first&size0=3&size1=3&numbers=0"),
+)
+
+
+def heavy(repeats: int) -> None:
+    """Time the :data:`HEAVY` settings as a page draws them: view, then the player's
+    message (payload and JSON), uncached."""
+    from urllib.parse import parse_qs
+
+    from convviz.viz import downloads
+
+    print("\nheavy settings (a class's random walk; build + the player's message):")
+    total = 0.0
+    for page, query in HEAVY:
+        e = downloads.parse(page, "picture.png", parse_qs(query))
+
+        def draw(e=e):
+            v = view.build(e.spec, view=e.view, numbers=e.numbers, reveal=e.reveal,
+                           filter=e.filter)
+            return v, v.message(0, explain=e.numbers)
+
+        v, m = draw()
+        ms = median_ms(draw, repeats)
+        total += ms
+        print(f"{ms:8.0f} ms  {len(v.frames):4d} frames {len(m['json']) / 1e6:5.2f} MB  "
+              f"{page}?{query}")
+    print(f"summary: heavy settings {total:.0f} ms in all")
 
 
 if __name__ == "__main__":
