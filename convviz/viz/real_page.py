@@ -6,6 +6,8 @@ settings end the part with an inline message, never a traceback.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 
 from .. import catalog, layout, realdata
@@ -15,6 +17,20 @@ from .controls import PLOTLY_CONFIG
 
 P = page_fields.REAL_DATA
 S = st.session_state
+
+
+def _settings(title: str, *keys: str) -> list:
+    """A part's widgets ``keys`` (fields of :data:`P`), in order, under ``title`` in the
+    sidebar."""
+    with st.sidebar:
+        st.subheader(title)
+        return [links.widget(P[k]) for k in keys]
+
+
+def _refuse(what: str, exc: ValueError) -> NoReturn:
+    """End the part with ``what`` and the rule it broke: an inline message, no traceback."""
+    st.error(f"**{what}** {exc}", icon=":material/block:")
+    st.stop()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -64,8 +80,7 @@ def image_part() -> None:
     try:
         v = image_view(img, layer, kernel, channels, args, (S["real.row"], S["real.col"]))
     except ValueError as exc:
-        st.error(f"**This layer cannot run on {source}.** {exc}", icon=":material/block:")
-        st.stop()
+        _refuse(f"This layer cannot run on {source}.", exc)
     st.markdown(f"`{v.result.call}` on {source}: {rf.heading(v.result)}.")
     st.plotly_chart(v.figure, key="real.maps", config=PLOTLY_CONFIG)
     out_shape = v.result.feature_maps.shape[1:]
@@ -87,14 +102,11 @@ def image_part() -> None:
 def checkerboard_part() -> None:
     """Conv2DTranspose beside UpSampling2D + Conv2D on the picture, with the overlap counts."""
     img, source = input_widgets()
-    with st.sidebar:
-        st.subheader("Both recipes")
-        k, s = links.widget(P["cb_k"]), links.widget(P["cb_s"])
+    k, s = _settings("Both recipes", "cb_k", "cb_s")
     try:
         cb = realdata.checkerboard_demo(img, k, s)
     except ValueError as exc:
-        st.error(f"**These settings cannot run on {source}.** {exc}", icon=":material/block:")
-        st.stop()
+        _refuse(f"These settings cannot run on {source}.", exc)
     (st.warning if cb.checkerboard else st.success)(cb.explanation, icon=":material/grid_view:")
     st.caption(f"Weights (bias 0): every tap of the Conv2D is 1/(k·k) = 1/{k * k}, a plain "
                f"blur; every tap of the Conv2DTranspose is s·s/(k·k) = {s * s}/{k * k}, so that "
@@ -109,10 +121,8 @@ def checkerboard_part() -> None:
 
 def signal_part() -> None:
     """A WaveNet-style stack of dilated Conv1D layers: one output step's field on a chirp."""
-    with st.sidebar:
-        st.subheader("A WaveNet-style stack")
-        k, layers, padding, out = (links.widget(P[k])
-                                   for k in ("sig_k", "sig_layers", "sig_padding", "sig_out"))
+    k, layers, padding, out = _settings("A WaveNet-style stack", "sig_k", "sig_layers",
+                                        "sig_padding", "sig_out")
     signal, rate = realdata.load_signal("chirp", with_rate=True)
     if padding == "valid":  # the output is shorter by the field's width less one
         out = min(out, signal.size - sum(2 ** i * (k - 1) for i in range(layers)) - 1)
@@ -120,8 +130,7 @@ def signal_part() -> None:
         field = realdata.receptive_field_1d(k, tuple(2 ** i for i in range(layers)),
                                             steps=signal.size, out_index=out, padding=padding)
     except ValueError as exc:
-        st.error(f"**This stack cannot run on the signal.** {exc}", icon=":material/block:")
-        st.stop()
+        _refuse("This stack cannot run on the signal.", exc)
     clipped = ("" if field.size == field.formula else
                f" Fewer than the formula's {field.formula}: the rest of this step's field "
                "lies before the start or past the end of the signal, in the zero padding.")
@@ -136,17 +145,13 @@ def signal_part() -> None:
 
 def volume_part() -> None:
     """Conv3D on a volume, drawn slice by slice."""
-    with st.sidebar:
-        st.subheader("Conv3D")
-        kernel, k, s, depth = (links.widget(P[k])
-                               for k in ("vol_kernel", "vol_k", "vol_s", "depth"))
+    kernel, k, s, depth = _settings("Conv3D", "vol_kernel", "vol_k", "vol_s", "depth")
     try:
         result = realdata.apply("Conv3D", realdata.load_asset("sphere"), kernel=kernel,
                                 filters=1, kernel_size=k, padding="same",
                                 **({"strides": s} if s > 1 else {}))
     except ValueError as exc:
-        st.error(f"**This Conv3D cannot run on the volume.** {exc}", icon=":material/block:")
-        st.stop()
+        _refuse("This Conv3D cannot run on the volume.", exc)
     st.markdown(f"`{result.call}`: input `{result.input_shape}` → output "
                 f"`{result.output_shape}` in {result.seconds * 1000:.1f} ms.")
     st.plotly_chart(rf.volume_figure(result, depth), key="real.volume", config=PLOTLY_CONFIG)
@@ -154,11 +159,8 @@ def volume_part() -> None:
 
 def batch_part() -> None:
     """The image part's layer on a whole batch of full-size pictures, timed."""
-    with st.sidebar:
-        st.subheader("The batch")
-        count, size = links.widget(P["batch"]), links.widget(P["batch_size"])
-        layer, kernel = links.widget(P["layer"]), links.widget(P["kernel"])
-        channels = links.widget(P["channels"])
+    count, size, layer, kernel, channels = _settings(
+        "The batch", "batch", "batch_size", "layer", "kernel", "channels")
     args = rf.image_arguments(layer, {k: S.get(p.state_key, p.default) for k, p in P.items()})
     st.markdown(f"**{count}** RGB pictures of **{size} x {size}** (the four samples, turned, "
                 f"mirrored and shifted) through `{catalog.keras_call(layer, args)}` with the "
