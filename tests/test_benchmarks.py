@@ -3,8 +3,8 @@
 Benchmarks are not timed here (figures on a shared machine mean nothing in a test); this only
 keeps them from rotting when the code they call is renamed (bench_pages once called a
 ``schema.FAMILIES`` that no longer existed). The classroom benchmark's short run also checks
-its own protocol against a real server: every change it sends comes back as a finished run,
-with no error and no lost setting.
+its own protocol against a real server: every change it sends comes back as a finished run
+(at most one per student still waiting at the end), with no error and no lost setting.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ def test_classroom_benchmark_drives_a_real_server_without_errors(tmp_path):
     (result,) = json.loads(out.read_text())
     s = result["summary"]
     assert s["students"] == 2 and s["processes"] == 1
-    assert s["changes_sent"] >= 2 and s["changes_sent"] == s["changes_due"]
+    # a student sends a change once its previous run has finished: at most one per student
+    # can still be waiting when the run ends (a loaded machine), none can be lost otherwise
+    assert s["changes_sent"] >= 2
+    assert s["changes_due"] - s["students"] <= s["changes_sent"] <= s["changes_due"]
     assert s["errors"] == 0 and s["lost_state_students"] == 0
     assert s["runs"] >= s["changes_sent"]
