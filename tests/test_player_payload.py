@@ -178,3 +178,28 @@ def test_a_scatter_payload_sends_each_frames_changed_labels_only():
             (float(a), float(b), t) for a, b, t in zip(tx, ty, tt)), i
         if k:  # the first frame labels the whole output; then one 3x3 patch per step
             assert len(d["steps_data"][k]["dx"][0]) <= 9, i
+
+
+@pytest.mark.parametrize("spec,kind", [
+    (Spec("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "same"}, (9, 9), channels=2),
+     "gather"),
+    (Spec("Conv2DTranspose", {"filters": 1, "kernel_size": 3, "strides": 2}, (3, 3)), "scatter"),
+    (Spec("UpSampling1D", {"size": 2}, (5,)), "gather"),
+])
+def test_the_components_message_is_the_payload_as_json(spec, kind):
+    """The app's message is put together from parts serialized once: whatever the start
+    (a frame of the animation or a step between frames), speed or mode, it is the payload's
+    own JSON, and the id follows the picture, not the options."""
+    v = view.build(spec, view=kind, max_frames=5)
+    between = next(i for i in range(v.steps) if i not in set(v.scene.frames_at))
+    for start in (0, between, v.steps - 1):
+        for options in ({}, {"explain": False}, {"presenter": True, "speed": "slow"}):
+            m = v.message(start, **options)
+            d = v.payload(start, **options)
+            assert m["json"] == json.dumps(d, separators=(",", ":")), (start, options)
+            assert m["id"] == d["id"]
+    assert v.message(0)["id"] != v.message(between)["id"]
+    assert player.picture_id(v.scene) == player.picture_id(view.build(spec, view=kind,
+                                                                       max_frames=5).scene)
+    other = view.build(spec, view=kind, max_frames=4)
+    assert player.picture_id(v.scene) != player.picture_id(other.scene)

@@ -30,6 +30,7 @@ The same script serves two places:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -97,14 +98,29 @@ def links(scene: sc.Scene, max_steps: int = MAX_LINKED_STEPS) -> list[list[list[
     x, y = x.astype(int), y.astype(int)
     lut = np.full((int(y.max()) + 2, int(x.max()) + 2), -1)  # canvas cell -> payload cell
     lut[y, x] = np.arange(len(x))
+    reads = scene.reads()
+    written, read = (_pick(lut, [r[k] for r in reads], [r[k + 1] for r in reads])
+                     for k in (0, 2))
+    return [list(pair) for pair in zip(written, read)]
 
-    def pick(px, py):
-        px, py = np.asarray(px, dtype=int), np.asarray(py, dtype=int)
-        inside = (px >= 0) & (py >= 0) & (px < lut.shape[1]) & (py < lut.shape[0])
-        k = lut[py[inside], px[inside]]
-        return np.unique(k[k >= 0]).tolist()
 
-    return [[pick(wx, wy), pick(rx, ry)] for wx, wy, rx, ry in scene.reads()]
+def _pick(lut, xs, ys) -> list[list[int]]:
+    """Per step, the sorted distinct payload cells (``lut``: canvas cell -> payload cell,
+    -1 for none) under the canvas cells ``xs[i], ys[i]``: all steps in one pass."""
+    lens = [len(v) for v in xs]
+    if not sum(lens):
+        return [[] for _ in xs]
+    step = np.repeat(np.arange(len(xs)), lens)
+    px = np.concatenate(xs).astype(int)
+    py = np.concatenate(ys).astype(int)
+    inside = (px >= 0) & (py >= 0) & (px < lut.shape[1]) & (py < lut.shape[0])
+    k, step = lut[py[inside], px[inside]], step[inside]
+    n = lut.size
+    key = np.unique(step[k >= 0] * n + k[k >= 0])  # sorted by step, then by cell
+    at, cell = np.divmod(key, n)
+    cuts = np.searchsorted(at, np.arange(len(xs) + 1)).tolist()
+    cell = cell.tolist()
+    return [cell[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
 def _heading(scene: sc.Scene) -> tuple[list, list]:
@@ -134,8 +150,11 @@ def _frame(scene: sc.Scene, i: int, table: dict) -> dict:
     boxes = {r: [np.asarray(xy[0]).astype(int).tolist(), np.asarray(xy[1]).astype(int).tolist()]
              for r, xy in fr.boxes.items() if len(xy[0])}
     tx, ty, tt = fr.texts
-    index = table.setdefault
-    rows = [[index(v, len(table)) for v in r] for r in scene.explain_table(i)]
+    rows = scene.explain_table(i)
+    new = [v for v in dict.fromkeys(itertools.chain.from_iterable(rows)) if v not in table]
+    table.update(zip(new, range(len(table), len(table) + len(new))))  # first seen, first
+    index = table.__getitem__
+    rows = [list(map(index, r)) for r in rows]
     return {"b": boxes, "c": [list(map(int, b)) for b in fr.covers],
             "t": [list(map(int, b)) for b in fr.tints],
             "x": [np.asarray(tx, dtype=float).tolist(), np.asarray(ty, dtype=float).tolist(),
@@ -221,9 +240,39 @@ def _base(scene: sc.Scene) -> dict:
         "_frames": {i: _frame(scene, i, table) for i in frames}, "_table": table,
     }
     _chain([base["_frames"][i] for i in frames])
-    base["_id"] = hashlib.sha1(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]
+    # each part serialized once: the id digests these texts, and every message of the
+    # scene (any start, speed or mode) is put together from them (:func:`_json`)
+    base["_texts"] = {k: _dumps(v) for k, v in base.items() if k[0] != "_"}
+    base["_frame_texts"] = {i: _dumps(f) for i, f in base["_frames"].items()}
+    digest = hashlib.sha1()
+    base["_table_text"] = _dumps(list(table))
+    for part in (*base["_texts"].values(), *base["_frame_texts"].values(),
+                 base["_table_text"]):
+        digest.update(part.encode())
+    base["_id"] = digest.hexdigest()[:12]
     scene.memo["player"] = base
     return base
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _json(d: dict, base: dict) -> str:
+    """``_dumps(d)`` for a payload ``d`` of ``base``, made from the parts of ``base``
+    already serialized (the same text, without walking the frames again)."""
+    texts, frames, made = base["_texts"], base["_frames"], base["_frame_texts"]
+    parts = []
+    for k, v in d.items():
+        if k == "steps_data":
+            text = "[" + ",".join(made[i] if f is frames.get(i) else _dumps(f)
+                                  for i, f in zip(d["frames"], v)) + "]"
+        elif k == "texts" and v and len(v) == len(base["_table"]):  # no text added
+            text = base["_table_text"]
+        else:
+            text = texts[k] if k in texts and v is base[k] else _dumps(v)
+        parts.append(f"{_dumps(k)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 def picture_id(scene: sc.Scene) -> str:
@@ -281,7 +330,7 @@ def message(scene: sc.Scene, **options) -> dict:
     """
     def make():
         d = payload(scene, **options)
-        return {"id": d["id"], "json": json.dumps(d, separators=(",", ":"))}
+        return {"id": d["id"], "json": _json(d, _base(scene))}
 
     return scene.kept("messages", tuple(sorted(options.items())), make, MAX_MESSAGES)
 
