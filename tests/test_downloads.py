@@ -11,6 +11,7 @@ import pytest
 from convviz import export
 from convviz.demo import Spec
 from convviz.viz import downloads as dl
+from convviz.viz import view
 from convviz.viz.schema import FAMILY_PAGES, encode, spec_from_values
 
 
@@ -175,16 +176,52 @@ def test_waiting_renders_start_smallest_first():
     assert done == ["busy", "small", "big"]
 
 
-def test_a_gif_too_big_for_the_server_is_refused_with_the_way_out():
+def test_a_big_animations_gif_shows_fewer_steps_within_the_servers_budget():
+    """63 frames of 2296 cells (144,648 cell frames) do not fit: the GIF shows the 43 evenly
+    spaced steps that do (100,000 // 2296), first and last kept, and the button says so."""
     params = {"layer": ["Conv3DTranspose"], "n0": ["7"], "filters": ["3"], "view": ["scatter"],
               "reveal": ["1"]}
+    ex = dl.parse("transposed", "x.gif", params)
+    assert ex.gif_frames == 43 and ex.cost == 43 * 2296 <= dl.MAX_CELL_FRAMES
+    v = view.build(ex.spec, view="scatter", reveal=True)
+    assert (len(v.scene.frames_at), len(v.scene.cells[0])) == (63, 2296)
+    note = dl.gif_note(v.scene)
+    assert note.startswith("43 of the 63 steps, evenly spaced") and "100,000" in note
+    small = view.build(Spec("Conv1D", {"filters": 1, "kernel_size": 3}, (6,)))
+    assert dl.gif_note(small.scene).startswith("Every step (4)")
+    # what the worker renders: 43 frames, the scene's own spacing
+    steps = export.frame_steps(v.steps, ex.gif_frames)
+    assert len(steps) == 43 and steps[0] == 0 and steps[-1] == v.steps - 1
+
+
+def test_a_gif_too_big_for_even_a_few_frames_is_refused_with_the_way_out():
+    params = {"layer": ["Conv3D"], "n0": ["12"], "n1": ["12"], "n2": ["12"],
+              "channels": ["7"], "filters": ["8"]}
     with pytest.raises(ValueError) as info:
-        dl.parse("transposed", "x.gif", params)
+        dl.parse("convolution", "x.gif", params)
     message = str(info.value)
-    assert "63 frames of 2296 cells (144,648 cell frames)" in message
-    assert f"at most {dl.MAX_CELL_FRAMES:,}" in message and "HTML player" in message
+    assert "20,286 cells" in message and f"at most {dl.MAX_CELL_FRAMES:,}" in message
+    assert f"fewer than {dl.MIN_GIF_FRAMES} frames" in message and "HTML player" in message
     # the same settings' PNG and HTML player are made as usual
-    assert dl.parse("transposed", "x.png", params).spec.spatial == (7, 3, 3)
-    assert dl.parse("transposed", "x.html", params).cost == 0
+    assert dl.parse("convolution", "x.png", params).spec.spatial == (12, 12, 12)
+    assert dl.parse("convolution", "x.html", params).cost == 0
     ok = dl.parse("convolution", "x.gif", {"layer": ["Conv3D"], "padding": ["same"]})
-    assert 0 < ok.cost <= dl.MAX_CELL_FRAMES
+    assert 0 < ok.cost <= dl.MAX_CELL_FRAMES and ok.gif_frames == 120
+
+
+def test_the_rendered_gif_has_the_frames_its_button_names(monkeypatch):
+    """A budget of 5 frames of a 12-step Conv1D: the file the worker
+    makes has exactly the frames :func:`gif_frames` promised, and the full one all 12."""
+    import io
+
+    from PIL import Image
+
+    params = {"layer": ["Conv1D"], "n0": ["14"], "k0": ["3"]}
+    full = dl.parse("convolution", "x.gif", params)
+    cells = full.cost // full.gif_frames
+    monkeypatch.setattr(dl, "MIN_GIF_FRAMES", 4)
+    monkeypatch.setattr(dl, "MAX_CELL_FRAMES", 5 * cells + 1)
+    small = dl.parse("convolution", "x.gif", params)
+    assert (full.gif_frames, small.gif_frames) == (12, 5)
+    for ex, n in ((full, 12), (small, 5)):
+        assert Image.open(io.BytesIO(ex.render("gif"))).n_frames == n

@@ -355,8 +355,10 @@ def export_buttons(export: downloads.Export, query: Mapping[str, str], key: str,
     cols[0].link_button(
         "Download GIF", url["gif"], key=f"{key}.gif", icon=":material/animated_images:",
         disabled=refusal is not None,
-        help=f"No GIF: {refusal}." if refusal else f"Every step (or {ex.MAX_FRAMES} evenly "
-        "spaced ones), rendered with matplotlib on the server: a big layer takes a while.")
+        help=f"No GIF: {refusal}." if refusal else (
+            f"{downloads.gif_note(scene)}: a big layer takes a while." if scene is not None
+            else f"Every step (or {ex.MAX_FRAMES} evenly spaced ones), rendered with "
+            "matplotlib on the server: a big layer takes a while."))
     cols[1].link_button(
         f"Download step {export.step} as PNG", url["png"], key=f"{key}.png",
         icon=":material/image:")

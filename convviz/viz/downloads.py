@@ -66,19 +66,43 @@ SECONDS_PER_RENDER = 2
 #: Most cells x frames a GIF the server renders may draw. matplotlib takes 0.2-1 ms per
 #: cell and frame on one core (measured: Conv3D(padding="same") 62,000 in 14 s, a 3-filter
 #: Conv3DTranspose scatter view 145,000 in 149 s), so this keeps a download under a minute
-#: or two; a bigger one is refused with the HTML player (the same frames) as the way out.
+#: or two. A bigger animation's GIF shows fewer of its steps (:func:`gif_frames`).
 MAX_CELL_FRAMES = 100_000
+#: Fewest frames a GIF with fewer steps than its animation keeps; a picture so big that
+#: not even these fit is refused, with the HTML player (every frame) as the way out.
+MIN_GIF_FRAMES = 24
+
+
+def gif_frames(scene) -> int:
+    """How many frames the server's GIF of ``scene`` has: its animation's, or as many
+    evenly spaced steps (first and last kept, as the animation spaces its own) as fit in
+    :data:`MAX_CELL_FRAMES`; 0 when not even :data:`MIN_GIF_FRAMES` fit (refused)."""
+    frames, cells = len(scene.frames_at), len(scene.cells[0])
+    fit = min(frames, MAX_CELL_FRAMES // max(cells, 1))
+    return fit if fit >= min(frames, MIN_GIF_FRAMES) else 0
 
 
 def animation_refusal(scene) -> str | None:
     """Why the server will not render ``scene`` as a GIF (None: it will)."""
-    frames, cells = len(scene.frames_at), len(scene.cells[0])
-    if frames * cells <= MAX_CELL_FRAMES:
+    if gif_frames(scene):
         return None
-    return (f"this animation is {frames} frames of {cells} cells ({frames * cells:,} cell "
-            f"frames); a GIF rendered on the shared server draws at most "
-            f"{MAX_CELL_FRAMES:,}. The interactive HTML player has the same frames; or run "
-            "the shell command on your own machine")
+    cells = len(scene.cells[0])
+    return (f"this picture has {cells:,} cells, and a GIF rendered on the shared server "
+            f"draws at most {MAX_CELL_FRAMES:,} cell frames: fewer than {MIN_GIF_FRAMES} "
+            f"frames. The interactive HTML player has all {len(scene.frames_at)} of the "
+            "animation's frames; or run the shell command on your own machine")
+
+
+def gif_note(scene) -> str:
+    """What the GIF button says its file shows."""
+    frames, steps = gif_frames(scene), scene.steps
+    if frames == steps:
+        return f"Every step ({steps}), rendered with matplotlib on the server"
+    why = ("" if frames == len(scene.frames_at) else
+           f" (a GIF rendered on the shared server draws at most {MAX_CELL_FRAMES:,} cell "
+           f"frames; the player and the HTML file have {len(scene.frames_at)})")
+    return (f"{frames} of the {steps} steps, evenly spaced{why}, rendered with matplotlib "
+            "on the server")
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,8 @@ class Export:
     step: int = 0
     #: cells x frames of the GIF (what :class:`RenderPool` renders the smallest of first)
     cost: int = field(default=0, compare=False)
+    #: the GIF's frames (:func:`gif_frames`; None: the animation's own)
+    gif_frames: int | None = field(default=None, compare=False)
 
     def key(self, kind: str) -> tuple:
         """What the file ``kind`` depends on (a GIF shows every step: not ``step``)."""
@@ -113,7 +139,7 @@ class Export:
         common = dict(view=self.view, numbers=self.numbers, reveal=self.reveal,
                       filter=self.filter)
         if kind == "gif":
-            return export.gif_bytes(self.spec, **common)
+            return export.gif_bytes(self.spec, max_frames=self.gif_frames, **common)
         if kind == "png":
             return export.png_bytes(self.spec, self.step, **common)
         return export.html_bytes(self.spec, step=self.step, **common)
@@ -178,7 +204,8 @@ def _costed(export: Export) -> Export:
     why = animation_refusal(view.scene)
     if why:
         raise ValueError(why)
-    return replace(export, cost=len(view.scene.frames_at) * len(view.scene.cells[0]))
+    frames = gif_frames(view.scene)
+    return replace(export, cost=frames * len(view.scene.cells[0]), gif_frames=frames)
 
 
 def demystified_query(state: Mapping, view: str) -> dict[str, str]:

@@ -55,17 +55,30 @@ def test_the_gif_link_a_page_shows_delivers_that_pages_gif(server):
     assert body == export.gif_bytes(spec, numbers=False)
 
 
-def test_a_gif_too_big_for_the_server_is_a_disabled_button_saying_why():
+def _buttons(page: str, query: dict) -> dict:
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app_pages" / "transposed.py"), default_timeout=60)
-    at.query_params.update({"layer": "Conv3DTranspose", "n0": "7", "filters": "3",
-                            "view": "scatter", "reveal": "1"})
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
+    at.query_params.update(query)
     at.run()
-    buttons = {b.proto.label: b.proto for b in at.get("link_button")}
+    return {b.proto.label: b.proto for b in at.get("link_button")}
+
+
+def test_a_gif_too_big_for_the_server_is_a_disabled_button_saying_why():
+    buttons = _buttons("convolution", {"layer": "Conv3D", "n0": "12", "n1": "12", "n2": "12",
+                                       "channels": "7", "filters": "8"})
     gif = buttons["Download GIF"]
-    assert gif.disabled and gif.help.startswith("No GIF: this animation is 63 frames")
+    assert gif.disabled and gif.help.startswith("No GIF: this picture has 20,286 cells")
     assert not buttons["Download interactive HTML"].disabled
+
+
+def test_a_big_gif_button_says_how_many_steps_its_file_shows():
+    buttons = _buttons("transposed", {"layer": "Conv3DTranspose", "n0": "7", "filters": "3",
+                                      "view": "scatter", "reveal": "1"})
+    gif = buttons["Download GIF"]
+    assert not gif.disabled and gif.help.startswith("43 of the 63 steps, evenly spaced")
+    small = _buttons("convolution", {"layer": "Conv1D", "n0": "6"})["Download GIF"]
+    assert small.help.startswith("Every step (4), rendered with matplotlib")
 
 
 def test_the_demystified_scatter_png_is_that_views_step(server):
