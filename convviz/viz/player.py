@@ -116,7 +116,8 @@ def _pick(lut, xs, ys) -> list[list[int]]:
     inside = (px >= 0) & (py >= 0) & (px < lut.shape[1]) & (py < lut.shape[0])
     k, step = lut[py[inside], px[inside]], step[inside]
     n = lut.size
-    key = np.unique(step[k >= 0] * n + k[k >= 0])  # sorted by step, then by cell
+    key = np.sort(step[k >= 0] * n + k[k >= 0])  # by step, then by cell
+    key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key  # distinct
     at, cell = np.divmod(key, n)
     cuts = np.searchsorted(at, np.arange(len(xs) + 1)).tolist()
     cell = cell.tolist()
