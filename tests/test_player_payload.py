@@ -74,9 +74,11 @@ def test_frames_are_subsampled_beyond_the_limit_with_first_and_last_kept():
 
 def test_a_payload_at_another_step_shares_its_frames_and_changes_only_the_start():
     v = view.build(CASES[0])
-    first, moved = v.payload(), v.payload(5)
+    first = v.payload()
+    made = dict(v.scene._cache)
+    moved = v.payload(5)  # a frame of the animation: no frame made again
     assert moved["start"] == 5 and first["start"] == 0
-    assert all(a is b for a, b in zip(first["steps_data"], moved["steps_data"]))
+    assert first["steps_data"] == moved["steps_data"] and v.scene._cache == made
     assert first["id"] != moved["id"] and v.payload(5)["id"] == moved["id"]
     assert v.payload(99)["start"] == v.steps - 1  # clipped to the animation
     json.loads(json.dumps(moved))
@@ -188,16 +190,30 @@ def test_a_scatter_payload_sends_each_frames_changed_labels_only():
 ])
 def test_the_components_message_is_the_payload_as_json(spec, kind):
     """The app's message is put together from parts serialized once: whatever the start
-    (a frame of the animation or a step between frames), speed or mode, it is the payload's
-    own JSON, and the id follows the picture, not the options."""
+    (a frame of the animation or a step between frames), speed or mode, it holds the
+    frames the scene draws (without the explain table's rows and captions when it is
+    off), and the id follows the picture, not the options."""
     v = view.build(spec, view=kind, max_frames=5)
     between = next(i for i in range(v.steps) if i not in set(v.scene.frames_at))
     for start in (0, between, v.steps - 1):
-        for options in ({}, {"explain": False}, {"presenter": True, "speed": "slow"}):
+        full = json.loads(v.message(start)["json"])
+        frames = sorted({*map(int, v.scene.frames_at), start})
+        assert full["frames"] == frames and full["start"] == start
+        for i, fr in zip(frames, full["steps_data"]):
+            assert fr["caption"] == v.scene.frame(i).caption
+            rows = [[full["texts"][k] for k in row] for row in fr["e"]]
+            assert rows == [list(r) for r in v.scene.explain_table(i)]
+        for options in ({"explain": False}, {"presenter": True, "speed": "slow"}):
             m = v.message(start, **options)
-            d = v.payload(start, **options)
-            assert m["json"] == json.dumps(d, separators=(",", ":")), (start, options)
-            assert m["id"] == d["id"]
+            d = json.loads(m["json"])
+            assert d == v.payload(start, **options) and m["id"] == d["id"]
+            assert d["speed"] == options.get("speed", "normal")
+            want = [{k: f[k] for k in f if not options.get("explain", 1) and k in ("e",
+                     "caption")} for f in full["steps_data"]]
+            got = [{k: f[k] for k in f if k not in d["steps_data"][n]}
+                   for n, f in enumerate(full["steps_data"])]
+            assert got == want, options  # the same frames, less what explain=False drops
+            assert d["texts"] == ([] if "explain" in options else full["texts"])
     assert v.message(0)["id"] != v.message(between)["id"]
     assert player.picture_id(v.scene) == player.picture_id(view.build(spec, view=kind,
                                                                        max_frames=5).scene)

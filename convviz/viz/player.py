@@ -197,7 +197,8 @@ def labels(d: dict) -> list[list]:
 
 
 def _base(scene: sc.Scene) -> dict:
-    """Everything of a payload that does not depend on the start step or the page."""
+    """Everything of a payload that does not depend on the start step or the page, kept
+    with the scene as JSON text (:func:`_serialize`)."""
     if "player" in scene.memo:
         return scene.memo["player"]
     x, y, fill, text, _, hover = scene.cells
@@ -238,47 +239,86 @@ def _base(scene: sc.Scene) -> dict:
         "line_px": round(block["step"] * cell, 2),
         "columns": list(sc.EXPLAIN_COLUMNS), "steps": scene.steps,
         "links": links(scene), "help": HELP, "info_idle": INFO_IDLE, "settle_ms": SETTLE_MS,
-        "_frames": {i: _frame(scene, i, table) for i in frames}, "_table": table,
     }
-    _chain([base["_frames"][i] for i in frames])
-    # each part serialized once: the id digests these texts, and every message of the
-    # scene (any start, speed or mode) is put together from them (:func:`_json`)
-    base["_texts"] = {k: _dumps(v) for k, v in base.items() if k[0] != "_"}
-    base["_frame_texts"] = {i: _dumps(f) for i, f in base["_frames"].items()}
+    made = {i: _frame(scene, i, table) for i in frames}
+    _chain([made[i] for i in frames])
+    scene.memo["player"] = _serialize(base, made, table)
+    return scene.memo["player"]
+
+#: A frame's keys drawn only with the explain table (left out of a payload without it).
+_EXPLAIN_KEYS = ("caption", "e")
+
+
+def _serialize(base: dict, frames: dict, table: dict) -> dict:
+    """``base``, the ``frames`` and the explain ``table`` as JSON texts, each made once: the
+    picture's id digests them, and every message of the scene (any start, speed or mode)
+    is put together from them (:func:`_message_text`). Text is also what a picture keeps
+    in memory: a third of the lists and dicts it was made from."""
+    texts = {k: _dumps(v) for k, v in base.items()}
+    parts = {}
+    for i, f in frames.items():  # {geometry..., caption, e, dx}: three texts to join
+        explain = {k: f.pop(k) for k in _EXPLAIN_KEYS}
+        tail = {"dx": f.pop("dx")}
+        parts[i] = (_dumps(f)[1:-1], _dumps(explain)[1:-1], _dumps(tail)[1:-1])
+    table_text = _dumps(list(table))
     digest = hashlib.sha1()
-    base["_table_text"] = _dumps(list(table))
-    for part in (*base["_texts"].values(), *base["_frame_texts"].values(),
-                 base["_table_text"]):
+    for part in (*texts.values(), *(t for p in parts.values() for t in p), table_text):
         digest.update(part.encode())
-    base["_id"] = digest.hexdigest()[:12]
-    scene.memo["player"] = base
-    return base
+    return {"texts": texts, "frames": parts, "table": table_text, "table_size": len(table),
+            "id": digest.hexdigest()[:12]}
+
+
+def _frame_text(parts: tuple, explain: bool) -> str:
+    geometry, rows, tail = parts
+    return "{" + ",".join((geometry, rows, tail) if explain else (geometry, tail)) + "}"
 
 
 def _dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _json(d: dict, base: dict) -> str:
-    """``_dumps(d)`` for a payload ``d`` of ``base``, made from the parts of ``base``
-    already serialized (the same text, without walking the frames again)."""
-    texts, frames, made = base["_texts"], base["_frames"], base["_frame_texts"]
-    parts = []
-    for k, v in d.items():
-        if k == "steps_data":
-            text = "[" + ",".join(made[i] if f is frames.get(i) else _dumps(f)
-                                  for i, f in zip(d["frames"], v)) + "]"
-        elif k == "texts" and v and len(v) == len(base["_table"]):  # no text added
-            text = base["_table_text"]
-        else:
-            text = texts[k] if k in texts and v is base[k] else _dumps(v)
-        parts.append(f"{_dumps(k)}:{text}")
-    return "{" + ",".join(parts) + "}"
-
-
 def picture_id(scene: sc.Scene) -> str:
     """A digest of everything ``scene``'s player draws (equal pictures, equal ids)."""
-    return _base(scene)["_id"]
+    return _base(scene)["id"]
+
+
+def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
+                  duration_ms: int | None = None, explain: bool = True,
+                  presenter: bool = False) -> tuple[str, str]:
+    """``(id, JSON text)`` of :func:`payload` (see there), put together from the texts
+    :func:`_serialize` keeps."""
+    base = _base(scene)
+    start = int(np.clip(start, 0, scene.steps - 1))
+    frames = sorted(set(base["frames"]) | {start})
+    speeds = dict(SPEEDS)
+    if duration_ms is not None:
+        speed = next((k for k, v in SPEEDS.items() if v == duration_ms), f"{duration_ms} ms")
+        speeds[speed] = int(duration_ms)
+    if speed not in speeds:
+        raise ValueError(f"speed={speed!r} is not one of {', '.join(speeds)}")
+    texts = dict(base["texts"])
+    steps_data = []
+    table_text = base["table"] if explain else "[]"
+    for i in frames:
+        if i in base["frames"]:
+            steps_data.append(_frame_text(base["frames"][i], explain))
+            continue
+        # a start between the animation's frames: its own frame, full labels, new texts
+        table = {t: k for k, t in enumerate(json.loads(base["table"]))}
+        fr = _frame(scene, i, table)
+        if not explain:
+            fr = {k: v for k, v in fr.items() if k not in _EXPLAIN_KEYS}
+        elif len(table) > base["table_size"]:
+            table_text = _dumps(list(table))
+        steps_data.append(_dumps(fr))
+    id_ = f"{base['id']}-{start}-{speed}-{speeds[speed]}-{int(explain)}{int(presenter)}"
+    texts.update(texts=table_text, frames=_dumps(frames), start=_dumps(start),
+                 speed=_dumps(speed), speeds=_dumps(speeds), explain=_dumps(bool(explain)),
+                 presenter=_dumps(bool(presenter)),
+                 info_idle=_dumps(PRESENTER_IDLE if presenter else INFO_IDLE),
+                 labels_step=_dumps([sc.step_label(i, scene.steps) for i in frames]),
+                 steps_data="[" + ",".join(steps_data) + "]", id=_dumps(id_))
+    return id_, "{" + ",".join(f"{_dumps(k)}:{t}" for k, t in texts.items()) + "}"
 
 
 def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
@@ -291,30 +331,8 @@ def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
     the picture; ``presenter`` scales the picture to the screen's height. ``id`` changes
     with anything drawn, so the app rebuilds a player only for a new picture.
     """
-    base = _base(scene)
-    start = int(np.clip(start, 0, scene.steps - 1))
-    frames = sorted(set(base["_frames"]) | {start})
-    speeds = dict(SPEEDS)
-    if duration_ms is not None:
-        speed = next((k for k, v in SPEEDS.items() if v == duration_ms), f"{duration_ms} ms")
-        speeds[speed] = int(duration_ms)
-    if speed not in speeds:
-        raise ValueError(f"speed={speed!r} is not one of {', '.join(speeds)}")
-    d = {k: v for k, v in base.items() if k[0] != "_"}
-    table = dict(base["_table"])
-    steps_data = [base["_frames"][i] if i in base["_frames"] else _frame(scene, i, table)
-                  for i in frames]
-    d.update(texts=list(table), frames=frames, start=start, speed=speed, speeds=speeds,
-             explain=bool(explain), presenter=bool(presenter),
-             info_idle=PRESENTER_IDLE if presenter else INFO_IDLE,
-             labels_step=[sc.step_label(i, scene.steps) for i in frames],
-             steps_data=steps_data)
-    if not explain:  # the table is not drawn: leave its rows out
-        d["texts"] = []
-        d["steps_data"] = [{k: v for k, v in f.items() if k not in ("e", "caption")}
-                           for f in steps_data]
-    d["id"] = f"{base['_id']}-{start}-{speed}-{speeds[speed]}-{int(explain)}{int(presenter)}"
-    return d
+    return json.loads(_message_text(scene, start=start, speed=speed, duration_ms=duration_ms,
+                                    explain=explain, presenter=presenter)[1])
 
 
 #: Component messages kept per scene (one per start step, speed and mode a page asked for).
@@ -324,21 +342,21 @@ MAX_MESSAGES = 8
 def message(scene: sc.Scene, **options) -> dict:
     """What the app sends its player component: ``{"id": ..., "json": payload as text}``.
 
-    The text is made once per scene and options (:data:`MAX_MESSAGES` kept), so a rerun
-    that shows the same picture sends the same bytes without building or serializing
-    the payload again (and Streamlit checks two short strings for dataframes, not every
-    key of the payload).
+    The text is made once per scene and options (:data:`MAX_MESSAGES` kept), from parts
+    serialized once per scene, so a rerun that shows the same picture sends the same
+    bytes without building or serializing the payload again (and Streamlit checks two
+    short strings for dataframes, not every key of the payload).
     """
     def make():
-        d = payload(scene, **options)
-        return {"id": d["id"], "json": _json(d, _base(scene))}
+        id_, text = _message_text(scene, **options)
+        return {"id": id_, "json": text}
 
     return scene.kept("messages", tuple(sorted(options.items())), make, MAX_MESSAGES)
 
 
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:
     """One self-contained HTML page playing ``scene``: the app's player, no network."""
-    data = json.dumps(payload(scene, start=start, duration_ms=duration_ms, explain=scene.numbers))
+    data = _message_text(scene, start=start, duration_ms=duration_ms, explain=scene.numbers)[1]
     data = data.replace("</", "<\\/")
     title = scene.title.replace("&", "&amp;").replace("<", "&lt;")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
