@@ -4,8 +4,10 @@ bounded render pool (real worker processes: the pool's job is to run them)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import urllib.parse
 
+import numpy as np
 import pytest
 
 from convviz import export
@@ -225,3 +227,54 @@ def test_the_rendered_gif_has_the_frames_its_button_names(monkeypatch):
     assert (full.gif_frames, small.gif_frames) == (12, 5)
     for ex, n in ((full, 12), (small, 5)):
         assert Image.open(io.BytesIO(ex.render("gif"))).n_frames == n
+
+
+# ------------------------------------------------------------------ real-data downloads
+def _maps(seed: int, shape=(2, 6, 5)) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_real_data_results_keep_the_newest_within_their_bounds():
+    results = dl.Results(max_items=3, max_bytes=10**9)
+    a, b = _maps(0), _maps(1)
+    ta = results.add(a, "Conv2D_sobel_x")
+    assert results.add(a, "Conv2D_sobel_x") == ta  # a rerun showing the same maps
+    assert results.add(a.copy(), "Conv2D_sobel_x") == ta  # the same numbers: the same link
+    assert results.add(a, "Conv2D_box_blur") != ta  # another name is another file
+    tb = results.add(b, "x")
+    assert results.get(ta)[0] is a and len(results) == 3
+    results.add(_maps(2), "y")  # a fourth: the one asked least recently goes
+    assert results.get(ta) is not None and len(results) == 3
+    assert results.get(results.add(_maps(3), "z")) is not None and results.get(tb) is None
+    small = dl.Results(max_items=10, max_bytes=2 * a.nbytes)
+    tokens = [small.add(_maps(s), "m") for s in range(3)]
+    assert small.get(tokens[0]) is None and all(small.get(t) for t in tokens[1:])
+    huge = dl.Results(max_items=10, max_bytes=1)  # bigger than the bound: still the newest
+    assert huge.get(huge.add(a, "a")) is not None
+
+
+def test_a_real_data_link_delivers_its_maps_png_or_says_why_it_cannot():
+    from PIL import Image
+
+    from convviz.realdata.pictures import to_png
+
+    results = dl.Results()
+    maps = _maps(4, (3, 8, 8))
+    url = dl.real_link(maps, "Conv2D_sobel_x", results)
+    path, _, query = url.partition("?")
+    assert path == f"{dl.ROUTE}/real-data/Conv2D_sobel_x.png"
+    params = urllib.parse.parse_qs(query)
+    pool = dl.RenderPool(workers=1)
+    try:
+        status, headers, body = asyncio.run(
+            dl.respond("real-data", "Conv2D_sobel_x.png", params, pool, results))
+        assert status == 200 and headers["Content-Type"] == "image/png"
+        assert headers["Content-Disposition"] == 'attachment; filename="Conv2D_sobel_x.png"'
+        assert body == to_png(maps) and Image.open(io.BytesIO(body)).format == "PNG"
+        status, _, body = asyncio.run(
+            dl.respond("real-data", "x.png", {"id": ["0" * 20]}, pool, results))
+        assert status == 410 and b"no longer keeps" in body and b"press its download" in body
+        status, _, body = asyncio.run(dl.respond("real-data", "x.gif", params, pool, results))
+        assert status == 400 and b".png" in body
+    finally:
+        pool.shutdown()

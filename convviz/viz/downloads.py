@@ -13,6 +13,11 @@ file is made from (the page's link, :func:`link`), so
   says why not: ``400`` for settings the page would refuse, ``503`` with ``Retry-After``
   while :data:`MAX_WAITING` other renders wait.
 
+The real-data page's PNG is made from a picture the student may have uploaded, which no
+URL can carry: the page keeps its feature maps in the server process (:class:`Results`,
+bounded) and links to ``download/real-data/<name>.png?id=<their digest>``; a link whose
+maps the process no longer keeps is answered ``410`` with the way to a new one.
+
 Rendering runs in :class:`RenderPool`: :data:`RENDER_WORKERS` worker process(es), started
 with the server (:func:`lifespan`), at the lowest CPU priority (``nice`` +:data:`WORKER_NICE`:
 they get the CPU the reruns leave), so a class pressing "Download GIF"
@@ -32,6 +37,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import hashlib
 import heapq
 import itertools
 import multiprocessing
@@ -40,6 +46,8 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from ..demo import Spec, check_animation_size
 from . import fields as codec
@@ -143,6 +151,114 @@ class Export:
         if kind == "png":
             return export.png_bytes(self.spec, self.step, **common)
         return export.html_bytes(self.spec, step=self.step, **common)
+
+
+#: The real-data page's download: its feature maps are made from a picture the student may
+#: have uploaded, which no URL can carry, so the page keeps them in this server process
+#: (:class:`Results`) and its link names them by a digest (the proxy keeps a browser on
+#: its own process, as it does for the page's websocket and uploads).
+REAL_PAGE = "real-data"
+#: Feature maps kept for real-data download links per server process (the oldest dropped
+#: first), and the most bytes of them.
+MAX_RESULTS = 64
+MAX_RESULT_BYTES = 256 * 2**20
+
+
+class Gone(ValueError):
+    """A real-data download link whose feature maps this server process no longer keeps."""
+
+
+class Results:
+    """Feature maps a real-data page shows, kept for their download link (a bounded,
+    thread-safe store, newest last). :meth:`add` gives the token the link names: the
+    digest of the maps, so the same result keeps the same link."""
+
+    def __init__(self, max_items: int = MAX_RESULTS, max_bytes: int = MAX_RESULT_BYTES):
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._items: collections.OrderedDict[str, tuple[np.ndarray, str]] = \
+            collections.OrderedDict()
+        self._tokens: dict[tuple, tuple] = {}  # (id(maps), name) -> (maps, token)
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, maps: np.ndarray, name: str) -> str:
+        """Keep ``maps`` (a rerun showing the same array costs a dict look-up, not a
+        digest); their token."""
+        with self._lock:
+            known = self._tokens.get((id(maps), name))
+            token = known[1] if known is not None and known[0] is maps else None
+        if token is None:
+            token = hashlib.sha1(np.ascontiguousarray(maps).tobytes()
+                                 + repr((maps.shape, str(maps.dtype), name)).encode()
+                                 ).hexdigest()[:20]
+        with self._lock:
+            if token in self._items:
+                self._items.move_to_end(token)
+            else:
+                self._items[token] = (maps, name)
+                self._bytes += maps.nbytes
+                self._tokens[(id(maps), name)] = (maps, token)
+                while len(self._items) > 1 and (len(self._items) > self.max_items
+                                                or self._bytes > self.max_bytes):
+                    _, (old, old_name) = self._items.popitem(last=False)
+                    self._bytes -= old.nbytes
+                    self._tokens.pop((id(old), old_name), None)
+            return token
+
+    def get(self, token: str) -> tuple[np.ndarray, str] | None:
+        with self._lock:
+            item = self._items.get(token)
+            if item is not None:
+                self._items.move_to_end(token)
+            return item
+
+
+#: This server process's real-data results.
+RESULTS = Results()
+
+
+@dataclass(frozen=True)
+class RealExport:
+    """The real-data page's PNG of feature maps (:func:`convviz.realdata.to_png`)."""
+
+    token: str
+    name: str
+    maps: np.ndarray = field(compare=False, repr=False)
+    cost: int = field(default=0, compare=False)
+
+    def key(self, kind: str) -> tuple:
+        return (kind, REAL_PAGE, self.token)
+
+    def filename(self, kind: str) -> str:
+        return f"{self.name}.png"
+
+    def render(self, kind: str) -> bytes:
+        from ..realdata.pictures import to_png
+
+        return to_png(self.maps)
+
+
+def real_link(maps: np.ndarray, name: str, results: Results = RESULTS) -> str:
+    """The relative URL of the PNG of ``maps`` (kept in ``results``), named ``name``.png."""
+    token = results.add(maps, name)
+    return f"{ROUTE}/{REAL_PAGE}/{urllib.parse.quote(name)}.png?id={token}"
+
+
+def _real(filename: str, params: Mapping[str, Sequence[str]], results: Results) -> RealExport:
+    if not filename.endswith(".png"):
+        raise ValueError(f"{filename!r}: the real-data page's download is a .png file")
+    token = (params.get("id") or [""])[0]
+    item = results.get(token)
+    if item is None:
+        raise Gone("this link named feature maps the server no longer keeps (it keeps the "
+                   f"newest {results.max_items} per process, and none after a restart). Open "
+                   "the real-data page again and press its download button: a new link is "
+                   "made for what the page shows")
+    maps, name = item
+    return RealExport(token, name, maps, cost=int(maps.size))
 
 
 def demystified_spec(n: int, k: int, s: int) -> Spec:
@@ -407,7 +523,8 @@ POOL = RenderPool()
 
 
 async def respond(page: str, filename: str, params: Mapping[str, Sequence[str]],
-                  pool: RenderPool = POOL) -> tuple[int, dict[str, str], bytes]:
+                  pool: RenderPool = POOL,
+                  results: Results = RESULTS) -> tuple[int, dict[str, str], bytes]:
     """``(status, headers, body)`` of a download request: the file, or why not.
 
     A file's ``X-Convviz-Download`` header says how it was made (see
@@ -415,9 +532,12 @@ async def respond(page: str, filename: str, params: Mapping[str, Sequence[str]],
     """
     text = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
     try:
-        export = parse(page, filename, params)
+        export = (_real(filename, params, results) if page == REAL_PAGE
+                  else parse(page, filename, params))
         kind = filename.rpartition(".")[2]
         data, how = await pool.fetch(export, kind)
+    except Gone as exc:
+        return 410, text, f"convviz cannot make this download: {exc}.\n".encode()
     except Busy as exc:
         return 503, {**text, "Retry-After": str(exc.retry_after)}, (
             f"convviz is busy: {exc}.\n").encode()

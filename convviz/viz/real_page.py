@@ -11,7 +11,7 @@ from typing import NoReturn
 import streamlit as st
 
 from .. import catalog, layout, realdata
-from . import links, page_fields
+from . import downloads, links, page_fields
 from . import real_figures as rf
 from .controls import PLOTLY_CONFIG
 
@@ -95,8 +95,9 @@ def image_part() -> None:
                     key="real.facts")
     rows.caption(v.explained())
     rows.dataframe(v.rows(), hide_index=True, key="real.rows", height=260)
-    st.download_button("Download the feature maps (PNG)", lambda: v.result.to_png(),
-                       file_name=f"{layer}_{kernel}.png", mime="image/png", key="real.png")
+    st.link_button("Download the feature maps (PNG)",
+                   downloads.real_link(v.result.feature_maps, f"{layer}_{kernel}"),
+                   icon=":material/image:", key="real.png")
 
 
 def checkerboard_part() -> None:

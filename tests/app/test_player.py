@@ -67,7 +67,7 @@ def test_html_is_self_contained_and_small():
 def test_animate_writes_an_html_player(tmp_path):
     path = export.save(CONV, tmp_path / "lesson.html", numbers=True, step=3)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE html>") and '"start": 3' in text
+    assert text.startswith("<!DOCTYPE html>") and '"start":3' in text
     with pytest.raises(ValueError, match="out of range"):
         export.save(CONV, tmp_path / "bad.html", step=99)
 

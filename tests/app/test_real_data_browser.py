@@ -10,6 +10,7 @@ import re
 import struct
 import zlib
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from PIL import Image
@@ -214,3 +215,40 @@ def test_an_animated_gif_by_its_own_name_is_refused_by_the_page(server, browser)
         _assert_clean(page, "gif")
     finally:
         page.close()
+
+
+def test_the_png_download_of_an_upload_arrives_after_other_sessions_rerun(server, browser):
+    """The maps of an uploaded picture (no URL can carry it) are downloaded through the
+    server's route: the link the page shows still delivers their PNG after three other
+    sessions have each rerun several times (Streamlit's own deferred download kept the
+    file for two other reruns only, then answered 404)."""
+    page = _real_data(browser, server)
+    others = []
+    try:
+        page.wait_for_selector(IDLE)
+        _upload(page, "ramp.png", _small_png())
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+                     .some(e => e.innerText.includes('on your picture ramp.png'))""",
+            timeout=WAIT_MS)
+        page.wait_for_selector(IDLE, timeout=WAIT_MS)
+        link = page.locator('[data-testid="stLinkButton"] a',
+                            has_text="Download the feature maps (PNG)")
+        href = link.get_attribute("href")
+        assert "download/real-data/" in href and "id=" in href
+        for _ in range(3):  # other students, each rerunning its page
+            other = _real_data(browser, server)
+            others.append(other)
+            for size in ("64", "96", "128"):
+                other.goto(f"{server}/real-data?size={size}", wait_until="domcontentloaded")
+                other.wait_for_selector(IDLE, timeout=WAIT_MS)
+        got = page.request.get(urljoin(page.url, href))
+        assert got.status == 200 and got.headers["content-type"] == "image/png"
+        image = Image.open(io.BytesIO(got.body()))
+        assert image.format == "PNG" and image.width > 100
+        gone = page.request.get(urljoin(page.url, href.replace("id=", "id=0")))
+        assert gone.status == 410 and "download button" in gone.text()
+        _assert_clean(page, "download after other reruns")
+    finally:
+        for p in (page, *others):
+            p.close()

@@ -474,3 +474,37 @@ def test_every_part_the_picker_offers_has_a_drawing_and_no_other():
 
     assert tuple(real_page.PARTS) == page_fields.REAL_PARTS
     assert set(CHARTS) | {"batch"} == set(page_fields.REAL_PARTS)
+
+
+def test_the_png_link_names_the_maps_the_page_shows():
+    """The download is a link to the server's route (never a file Streamlit may drop between
+    the page and the GET): it names these maps, kept in this process, and what the route
+    answers is their PNG; other settings make another link."""
+    import asyncio
+    import urllib.parse
+
+    from convviz.realdata.pictures import to_png
+    from convviz.viz import downloads
+
+    def link(at):
+        button, = [b.proto for b in at.get("link_button")
+                   if b.proto.label == "Download the feature maps (PNG)"]
+        return button.url
+
+    at = _app({"layer": "Conv2D", "kernel": "sobel_x"})
+    url = link(at)
+    path, _, query = url.partition("?")
+    assert path == "download/real-data/Conv2D_sobel_x.png"
+    maps, name = downloads.RESULTS.get(urllib.parse.parse_qs(query)["id"][0])
+    assert name == "Conv2D_sobel_x" and maps.shape[1:] == (128, 128)
+    pool = downloads.RenderPool(workers=1)
+    try:
+        status, headers, body = asyncio.run(downloads.respond(
+            "real-data", "Conv2D_sobel_x.png", urllib.parse.parse_qs(query), pool))
+    finally:
+        pool.shutdown()
+    assert status == 200 and body == to_png(maps)
+    at.slider(key="real.strides").set_value(2).run()
+    _clean(at)
+    assert link(at) != url and downloads.RESULTS.get(
+        urllib.parse.parse_qs(link(at).partition("?")[2])["id"][0])[0].shape[1:] == (64, 64)
