@@ -260,7 +260,7 @@ def test_a_real_data_link_delivers_its_maps_png_or_says_why_it_cannot():
 
     results = dl.Results()
     maps = _maps(4, (3, 8, 8))
-    url = dl.real_link(maps, "Conv2D_sobel_x", results)
+    url = dl.real_link(maps, "Conv2D_sobel_x", results=results)
     path, _, query = url.partition("?")
     assert path == f"{dl.ROUTE}/real-data/Conv2D_sobel_x.png"
     params = urllib.parse.parse_qs(query)
@@ -276,5 +276,38 @@ def test_a_real_data_link_delivers_its_maps_png_or_says_why_it_cannot():
         assert status == 410 and b"no longer keeps" in body and b"press its download" in body
         status, _, body = asyncio.run(dl.respond("real-data", "x.gif", params, pool, results))
         assert status == 400 and b".png" in body
+        for bad in ({}, {"id": ["../etc"]}, {"id": ["0" * 21]}, {"id": ["0" * 20] * 2}):
+            status, _, body = asyncio.run(dl.respond("real-data", "x.png", bad, pool, results))
+            assert status == 400 and b"20 hex digits" in body, bad
     finally:
         pool.shutdown()
+    with pytest.raises(ValueError, match="letters, digits"):
+        dl.real_link(maps, "a/b", results=results)
+
+
+def test_a_rerun_with_the_same_result_finds_its_link_without_a_digest(monkeypatch):
+    """The page's maps are a fresh view of its cached result at every rerun: the result
+    (the owner) keys the link, so only a new result is digested."""
+    class Result:
+        def __init__(self, maps):
+            self.data = maps
+
+        @property
+        def maps(self):  # a new (non-contiguous) view at each call, as RunResult's
+            return np.moveaxis(self.data, -1, 0)
+
+    results, digests = dl.Results(), []
+    sha1 = dl.hashlib.sha1
+
+    def counting(*args):
+        digests.append(1)
+        return sha1(*args)
+
+    monkeypatch.setattr(dl.hashlib, "sha1", counting)
+    r = Result(_maps(5, (6, 5, 3)))
+    links = {dl.real_link(r.maps, "m", r, results) for _ in range(5)}
+    assert len(links) == 1 and len(digests) == 1
+    other = Result(r.data.copy())  # another result, the same numbers: the same link
+    assert dl.real_link(other.maps, "m", other, results) in links and len(digests) == 2
+    maps, _ = results.get(links.pop().rpartition("=")[2])
+    assert np.array_equal(maps, r.maps)

@@ -42,6 +42,7 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -171,49 +172,54 @@ class Gone(ValueError):
 class Results:
     """Feature maps a real-data page shows, kept for their download link (a bounded,
     thread-safe store, newest last). :meth:`add` gives the token the link names: the
-    digest of the maps, so the same result keeps the same link."""
+    digest of the maps and their name, so the same result keeps the same link."""
 
     def __init__(self, max_items: int = MAX_RESULTS, max_bytes: int = MAX_RESULT_BYTES):
         self.max_items, self.max_bytes = max_items, max_bytes
-        self._items: collections.OrderedDict[str, tuple[np.ndarray, str]] = \
-            collections.OrderedDict()
-        self._tokens: dict[tuple, tuple] = {}  # (id(maps), name) -> (maps, token)
+        # token -> (maps, name, memo key)
+        self._items: collections.OrderedDict[str, tuple] = collections.OrderedDict()
+        self._memo: dict[tuple, tuple] = {}  # (id(owner), name) -> (owner, token)
         self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, maps: np.ndarray, name: str) -> str:
-        """Keep ``maps`` (a rerun showing the same array costs a dict look-up, not a
-        digest); their token."""
+    def add(self, maps: np.ndarray, name: str, owner=None) -> str:
+        """Keep ``maps`` named ``name``; their token. ``owner`` (default: ``maps``) is the
+        object they come from: while it is kept, asking again costs a look-up, not a
+        digest (a page's rerun with the same cached result)."""
+        owner = maps if owner is None else owner
+        memo_key = (id(owner), name)
         with self._lock:
-            known = self._tokens.get((id(maps), name))
-            token = known[1] if known is not None and known[0] is maps else None
+            known = self._memo.get(memo_key)
+            token = known[1] if known is not None and known[0] is owner else None
         if token is None:
-            token = hashlib.sha1(np.ascontiguousarray(maps).tobytes()
-                                 + repr((maps.shape, str(maps.dtype), name)).encode()
-                                 ).hexdigest()[:20]
+            digest = hashlib.sha1(repr((maps.shape, str(maps.dtype), name)).encode())
+            digest.update(np.ascontiguousarray(maps))
+            token = digest.hexdigest()[:20]
         with self._lock:
             if token in self._items:
                 self._items.move_to_end(token)
-            else:
-                self._items[token] = (maps, name)
-                self._bytes += maps.nbytes
-                self._tokens[(id(maps), name)] = (maps, token)
-                while len(self._items) > 1 and (len(self._items) > self.max_items
-                                                or self._bytes > self.max_bytes):
-                    _, (old, old_name) = self._items.popitem(last=False)
-                    self._bytes -= old.nbytes
-                    self._tokens.pop((id(old), old_name), None)
+                return token
+            self._items[token] = (maps, name, memo_key)
+            self._memo[memo_key] = (owner, token)
+            self._bytes += maps.nbytes
+            while len(self._items) > 1 and (len(self._items) > self.max_items
+                                            or self._bytes > self.max_bytes):
+                _, (old, _, old_key) = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+                self._memo.pop(old_key, None)
             return token
 
     def get(self, token: str) -> tuple[np.ndarray, str] | None:
+        """``(maps, name)`` of ``token``, or None when not kept."""
         with self._lock:
             item = self._items.get(token)
-            if item is not None:
-                self._items.move_to_end(token)
-            return item
+            if item is None:
+                return None
+            self._items.move_to_end(token)
+            return item[0], item[1]
 
 
 #: This server process's real-data results.
@@ -241,24 +247,31 @@ class RealExport:
         return to_png(self.maps)
 
 
-def real_link(maps: np.ndarray, name: str, results: Results = RESULTS) -> str:
-    """The relative URL of the PNG of ``maps`` (kept in ``results``), named ``name``.png."""
-    token = results.add(maps, name)
-    return f"{ROUTE}/{REAL_PAGE}/{urllib.parse.quote(name)}.png?id={token}"
+def real_link(maps: np.ndarray, name: str, owner=None, results: Results = RESULTS) -> str:
+    """The relative URL of the PNG of ``maps`` (kept in ``results``; ``owner`` as in
+    :meth:`Results.add`), named ``name``.png (letters, digits, ``_``, ``-`` and ``.``)."""
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise ValueError(f"a download's name is letters, digits, _, - and .; got {name!r}")
+    token = results.add(maps, name, owner)
+    return f"{ROUTE}/{REAL_PAGE}/{name}.png?id={token}"
 
 
 def _real(filename: str, params: Mapping[str, Sequence[str]], results: Results) -> RealExport:
     if not filename.endswith(".png"):
         raise ValueError(f"{filename!r}: the real-data page's download is a .png file")
-    token = (params.get("id") or [""])[0]
-    item = results.get(token)
+    token = params.get("id") or []
+    if len(token) != 1 or not re.fullmatch(r"[0-9a-f]{20}", token[0]):
+        raise ValueError("a real-data download link ends in ?id= and the 20 hex digits the "
+                         "page wrote; open the page and press its download button")
+    item = results.get(token[0])
     if item is None:
-        raise Gone("this link named feature maps the server no longer keeps (it keeps the "
-                   f"newest {results.max_items} per process, and none after a restart). Open "
-                   "the real-data page again and press its download button: a new link is "
-                   "made for what the page shows")
+        raise Gone(f"this link named feature maps the server no longer keeps (it keeps the "
+                   f"newest {results.max_items}, at most {results.max_bytes // 2**20} MB, per "
+                   "process, and none after a restart). Open the real-data page again and "
+                   "press its download button: a new link is made for what the page shows")
     maps, name = item
-    return RealExport(token, name, maps, cost=int(maps.size))
+    # cost 0: a PNG, rendered before any waiting GIF (as the layer pages' PNGs)
+    return RealExport(token[0], name, maps)
 
 
 def demystified_spec(n: int, k: int, s: int) -> Spec:

@@ -245,6 +245,7 @@ def _base(scene: sc.Scene) -> dict:
     scene.memo["player"] = _serialize(base, made, table)
     return scene.memo["player"]
 
+
 #: A frame's keys drawn only with the explain table (left out of a payload without it).
 _EXPLAIN_KEYS = ("caption", "e")
 
@@ -262,8 +263,10 @@ def _serialize(base: dict, frames: dict, table: dict) -> dict:
         parts[i] = (_dumps(f)[1:-1], _dumps(explain)[1:-1], _dumps(tail)[1:-1])
     table_text = _dumps(list(table))
     digest = hashlib.sha1()
-    for part in (*texts.values(), *(t for p in parts.values() for t in p), table_text):
-        digest.update(part.encode())
+    for part in (*texts, *texts.values(), _dumps(list(parts)),
+                 *(t for p in parts.values() for t in p), table_text):
+        data = part.encode()
+        digest.update(b"%d:" % len(data) + data)  # each part delimited by its length
     return {"texts": texts, "frames": parts, "table": table_text, "table_size": len(table),
             "id": digest.hexdigest()[:12]}
 

@@ -96,7 +96,7 @@ def image_part() -> None:
     rows.caption(v.explained())
     rows.dataframe(v.rows(), hide_index=True, key="real.rows", height=260)
     st.link_button("Download the feature maps (PNG)",
-                   downloads.real_link(v.result.feature_maps, f"{layer}_{kernel}"),
+                   downloads.real_link(v.result.feature_maps, f"{layer}_{kernel}", v.result),
                    icon=":material/image:", key="real.png")
 
 
