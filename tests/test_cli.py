@@ -249,7 +249,7 @@ def test_animate_writes_an_offline_html_player(tmp_path, capsys):
     assert code == 0
     assert "an offline player" in capsys.readouterr().out
     text = out.read_text(encoding="utf-8")
-    assert '"start": 2' in text and "filter 1, ch 0" in text
+    assert '"start":2' in text and "filter 1, ch 0" in text
 
 
 # ----------------------------------------------------------------------------- apply
