@@ -848,8 +848,19 @@ def listener_pids(port: int) -> list:
     return pids
 
 
+def _is_render_worker(pid: int) -> bool:
+    """A download render worker (a ``multiprocessing`` spawn child of a Streamlit process):
+    it holds a picture's frames while it renders and is replaced after each file."""
+    try:
+        return b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class Sampler:
-    """Memory and CPU of a server's process tree, sampled every :data:`SAMPLE_SECONDS`."""
+    """Memory and CPU of a server's process tree, sampled every :data:`SAMPLE_SECONDS`;
+    the render workers' share of the memory is sampled as well (a render under way holds
+    its frames: memory that goes when the worker is replaced, not a cache that grows)."""
 
     def __init__(self, roots):
         self.roots, self.samples, self.first, self.last = list(roots), [], {}, {}
@@ -860,8 +871,10 @@ class Sampler:
         for pid, ticks in tree.items():
             self.first.setdefault(pid, 0 if self.samples else ticks)
             self.last[pid] = ticks
-        rss = sum(_rss_kb(pid) for pid in tree)
-        self.samples.append((time.monotonic() - self.t0, rss / 1024, len(tree)))
+        rss = {pid: _rss_kb(pid) for pid in tree}
+        workers = sum(kb for pid, kb in rss.items() if _is_render_worker(pid))
+        self.samples.append((time.monotonic() - self.t0, sum(rss.values()) / 1024, len(tree),
+                             workers / 1024))
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -880,11 +893,17 @@ class Sampler:
         out = {"idle_mb": self.samples[0][1] if self.samples else None,
                "mem_1min_mb": at_min[1] if at_min else None,
                "mem_end_mb": end[1] if end else None,
+               "workers_1min_mb": at_min[3] if at_min else None,
+               "workers_end_mb": end[3] if end else None,
                "processes": max((s[2] for s in self.samples), default=0),
                "cpu_pct": ticks / os.sysconf("SC_CLK_TCK") / wall * 100 if wall else None,
-               "samples": [(round(t, 1), round(m, 1)) for t, m, _ in self.samples]}
+               "samples": [(round(t, 1), round(m, 1), round(w, 1))
+                           for t, m, _, w in self.samples]}
         if out["mem_1min_mb"] and out["mem_end_mb"]:
             out["mem_ratio"] = out["mem_end_mb"] / out["mem_1min_mb"]
+            rest = out["mem_1min_mb"] - out["workers_1min_mb"]
+            if rest > 0:  # the server less its render workers
+                out["mem_ratio_no_workers"] = (out["mem_end_mb"] - out["workers_end_mb"]) / rest
         return out
 
 
@@ -1065,6 +1084,9 @@ def summary(f: dict) -> dict:
         "latency_by_10s": latency_timeline(lat, f["latency_at"]),
         "server_idle_mb": srv.get("idle_mb"), "server_mem_1min_mb": srv.get("mem_1min_mb"),
         "server_mem_end_mb": srv.get("mem_end_mb"), "server_mem_ratio": srv.get("mem_ratio"),
+        "workers_mem_1min_mb": srv.get("workers_1min_mb"),
+        "workers_mem_end_mb": srv.get("workers_end_mb"),
+        "server_mem_ratio_no_workers": srv.get("mem_ratio_no_workers"),
         "server_processes": srv.get("processes"), "server_cpu_pct": srv.get("cpu_pct"),
         "client_procs": f["client_procs"],
         "client_cpu_pct_max": max(f["client_cpu"], default=None),
@@ -1121,6 +1143,10 @@ def table(f: dict) -> str:
          f"{mb(s['server_mem_end_mb'])} MB"
          + (f" (end/1min {ratio:.2f})" if ratio else "")
          + (f", {s['server_processes']} processes" if s["server_processes"] else "")),
+        ("  of which render workers", "-" if s["workers_mem_end_mb"] is None else
+         f"{mb(s['workers_mem_1min_mb'])} / {mb(s['workers_mem_end_mb'])} MB at 1 min / end"
+         + (f" (the rest: end/1min {s['server_mem_ratio_no_workers']:.2f})"
+            if s["server_mem_ratio_no_workers"] else "")),
         ("server CPU", "-" if s["server_cpu_pct"] is None
          else f"{s['server_cpu_pct']:.0f} % of one core"),
         ("client CPU", f"{s['client_cpu_pct_max']:.0f} % of one core"

@@ -51,3 +51,6 @@ def test_classroom_benchmark_drives_a_real_server_without_errors(tmp_path):
     assert s["changes_due"] - s["students"] <= s["changes_sent"] <= s["changes_due"]
     assert s["errors"] == 0 and s["lost_state_students"] == 0
     assert s["runs"] >= s["changes_sent"]
+    # the server's render worker (started with it, matplotlib loaded) is told apart
+    assert 20 < s["workers_mem_end_mb"] < s["server_mem_end_mb"]
+    assert "of which render workers" in text
