@@ -177,16 +177,21 @@ def test_a_bad_upload_is_refused_with_a_reason_and_the_sample_stays(server, brow
         page.close()
 
 
+def _upload_ramp(page) -> None:
+    """Upload the small ramp picture and wait until the page has run on it."""
+    page.wait_for_selector(IDLE)
+    _upload(page, "ramp.png", _small_png())
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+                 .some(e => e.innerText.includes('on your picture ramp.png'))""",
+        timeout=WAIT_MS)
+    page.wait_for_selector(IDLE, timeout=WAIT_MS)
+
+
 def test_a_good_upload_replaces_the_input(server, browser):
     page = _real_data(browser, server)
     try:
-        page.wait_for_selector(IDLE)
-        _upload(page, "ramp.png", _small_png())
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
-                     .some(e => e.innerText.includes('on your picture ramp.png'))""",
-            timeout=WAIT_MS)
-        page.wait_for_selector(IDLE, timeout=WAIT_MS)
+        _upload_ramp(page)
         assert page.locator(ALERT).count() == 0
         assert "on your picture ramp.png" in _code_line(page)
         page.wait_for_selector(CHART, state="visible")
@@ -225,13 +230,7 @@ def test_the_png_download_of_an_upload_arrives_after_other_sessions_rerun(server
     page = _real_data(browser, server)
     others = []
     try:
-        page.wait_for_selector(IDLE)
-        _upload(page, "ramp.png", _small_png())
-        page.wait_for_function(
-            """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
-                     .some(e => e.innerText.includes('on your picture ramp.png'))""",
-            timeout=WAIT_MS)
-        page.wait_for_selector(IDLE, timeout=WAIT_MS)
+        _upload_ramp(page)
         link = page.locator('[data-testid="stLinkButton"] a',
                             has_text="Download the feature maps (PNG)")
         href = link.get_attribute("href")
