@@ -338,27 +338,25 @@ def header(values: dict, title: str, intro: str) -> None:
 
 
 def export_buttons(export: downloads.Export, query: Mapping[str, str], key: str,
-                   scene=None) -> None:
+                   scene) -> None:
     """Links to ``export`` as a GIF, a PNG of its step and an HTML player (:mod:`.downloads`:
     rendered by the server on the click, in the background, never lost to a rerun).
 
     ``query`` is the page's settings (the download URL carries them); ``key`` prefixes the
-    buttons' keys, so several views on one page each get their own. With the page's
-    ``scene``, a GIF too big to render on the server is a disabled button saying why.
+    buttons' keys, so several views on one page each get their own. The page's ``scene``
+    says what the GIF shows (:func:`~.downloads.gif_note`), or why the server will not
+    render it (a disabled button).
     """
-    from .. import export as ex
     from .. import gallery
 
     url = {kind: downloads.link(export, query, kind) for kind in downloads.KINDS}
     cols = st.columns(3)
-    refusal = None if scene is None else downloads.animation_refusal(scene)
+    refusal = downloads.animation_refusal(scene)
     cols[0].link_button(
         "Download GIF", url["gif"], key=f"{key}.gif", icon=":material/animated_images:",
         disabled=refusal is not None,
-        help=f"No GIF: {refusal}." if refusal else (
-            f"{downloads.gif_note(scene)}: a big layer takes a while." if scene is not None
-            else f"Every step (or {ex.MAX_FRAMES} evenly spaced ones), rendered with "
-            "matplotlib on the server: a big layer takes a while."))
+        help=f"No GIF: {refusal}." if refusal
+        else f"{downloads.gif_note(scene)}: a big layer takes a while.")
     cols[1].link_button(
         f"Download step {export.step} as PNG", url["png"], key=f"{key}.png",
         icon=":material/image:")
