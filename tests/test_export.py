@@ -155,14 +155,10 @@ def test_scatter_numbers_are_running_sums():
     painter = ScenePainter(scene.build(sample, view="scatter", numbers=True))
     out = painter.scene.panel("out0")
     drawn = {}
-    artists = painter.artists(len(painter) - 1)  # the last step: every input cell scattered
-    for a in artists:
-        if hasattr(a, "get_text") and a.get_text() and "step" not in a.get_text():
-            x, y = a.get_position()
-            if out.origin[0] <= x < out.origin[0] + 6 and out.origin[1] <= y < out.origin[1] + 6:
-                drawn[(int(y - out.origin[1]), int(x - out.origin[0]))] = float(a.get_text())
-    for a in artists:
-        a.remove()
+    xs, ys, texts, *_ = painter.labels(len(painter) - 1)  # the last step: all scattered
+    for x, y, t in zip(xs, ys, texts):
+        if t and out.origin[0] <= x < out.origin[0] + 6 and out.origin[1] <= y < out.origin[1] + 6:
+            drawn[(int(y - out.origin[1]), int(x - out.origin[0]))] = float(t)
     y = sample.channel_plane(sample.y)
     assert drawn == {(r, c): pytest.approx(float(y[r, c])) for r in range(6) for c in range(6)}
 

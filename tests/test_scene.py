@@ -807,11 +807,16 @@ def _mpl_cells(painter) -> dict:
         assert np.allclose(v.max(0) - v.min(0), 1.0)
         colour[(round(cx), round(cy))] = to_hex(face)
     texts = {}
-    for t in ax.texts:
+    x, y, text, size, color = painter.values()
+    assert color == sc.TEXT
+    for tx, ty, t in zip(x, y, text):
+        assert float(tx).is_integer() and float(ty).is_integer()
+        assert (int(tx), int(ty)) not in texts
+        if t:
+            texts[(int(tx), int(ty))] = str(t)
+    for t in ax.texts:  # titles and ticks are matplotlib texts, never on a cell's centre
         tx, ty = (float(v) for v in t.get_position())
-        if tx.is_integer() and ty.is_integer():
-            assert (int(tx), int(ty)) not in texts
-            texts[(int(tx), int(ty))] = t.get_text()
+        assert not (tx.is_integer() and ty.is_integer() and (int(tx), int(ty)) in colour)
     return {k: (c, texts.pop(k, "")) for k, c in colour.items()}, texts
 
 
@@ -838,16 +843,16 @@ def _mpl_frame(painter, i) -> dict:
     arts = painter.artists(i)
     try:
         boxes = {r: [] for r in sc.BOX_ROLES}
-        covers, tints, labels, lines = [], [], [], []
+        covers, tints, lines = [], [], []
         r, g, b, alpha = (float(v) for v in sc.WRITTEN_TINT[5:-1].split(","))  # "rgba(...)"
         tint = np.array([r / 255, g / 255, b / 255, alpha])
+        tx, ty, tt, size, color = painter.labels(i)
+        labels = [(float(a), float(b), str(t)) for a, b, t in zip(tx, ty, tt) if t]
         for a in arts:
             if isinstance(a, Text):
                 tx, ty = (float(v) for v in a.get_position())
-                if tx == -0.5:
-                    lines.append((ty, a.get_text()))
-                else:
-                    labels.append((tx, ty, a.get_text()))
+                assert tx == -0.5  # only the caption and arithmetic lines are Text
+                lines.append((ty, a.get_text()))
                 continue
             paths = [p.vertices for p in a.get_paths()]
             face = a.get_facecolor()
@@ -927,6 +932,41 @@ def test_exported_png_is_the_painted_frame():
     scene = sc.build(run(spec), numbers=True, filter=1)
     painter = ScenePainter(scene)
     np.testing.assert_array_equal(frames[3], painter.frame(3))
+
+
+def _matplotlib_frame(scene, i: int) -> np.ndarray:
+    """Step ``i`` drawn with every number a matplotlib ``Text`` (as the painter drew it
+    before :class:`~convviz.viz.painter.Stamps`): values in the background, labels over
+    the frame's boxes."""
+    ref = ScenePainter(scene)
+    x, y, texts, size, color = ref.values()
+    for a, b, t in zip(x, y, texts):
+        if t:
+            ref.ax.text(a, b, t, ha="center", va="center", fontsize=size, color=color)
+    ref.canvas.draw()
+    renderer = ref.canvas.get_renderer()
+    arts = ref.artists(i)
+    x, y, texts, size, color = ref.labels(i)
+    arts += [ref.ax.text(a, b, t, ha="center", va="center", fontsize=size, color=color,
+                         animated=True) for a, b, t in zip(x, y, texts) if t]
+    for a in arts:
+        a.draw(renderer)
+    return np.asarray(ref.canvas.buffer_rgba())[..., :3].copy()
+
+
+@pytest.mark.parametrize("spec,view,f", PAINTER_CASES, ids=lambda v: _id(v) if isinstance(
+    v, Spec) else str(v))
+@pytest.mark.parametrize("numbers", [False, True])
+def test_stamped_numbers_are_the_pixels_matplotlib_draws(spec, view, f, numbers):
+    scene = sc.build(run(spec), view=view, numbers=numbers, filter=f)
+    painter = ScenePainter(scene)
+    for i in sorted({0, int(scene.frames_at[len(scene.frames_at) // 2]),
+                     int(scene.frames_at[-1])}):
+        got, want = painter.frame(i).astype(int), _matplotlib_frame(scene, i).astype(int)
+        assert got.shape == want.shape
+        diff = np.abs(got - want)
+        assert diff.max() <= 1, (i, int(diff.max()), int((diff > 1).sum()))  # blend rounding
+    assert len(painter.stamps.masks) < 200  # one mask per distinct text, not per cell
 
 
 # ----------------------------------------------------------------------------- sample data

@@ -72,10 +72,12 @@ MAX_CACHE_BYTES = 64 * 2**20
 MAX_TASKS_PER_WORKER = 1
 #: Seconds a 503 asks the browser to wait per render ahead of it (a rough GIF time).
 SECONDS_PER_RENDER = 2
-#: Most cells x frames a GIF the server renders may draw. matplotlib takes 0.2-1 ms per
-#: cell and frame on one core (measured: Conv3D(padding="same") 62,000 in 14 s, a 3-filter
-#: Conv3DTranspose scatter view 145,000 in 149 s), so this keeps a download under a minute
-#: or two. A bigger animation's GIF shows fewer of its steps (:func:`gif_frames`).
+#: Most cells x frames a GIF the server renders may draw: it bounds a render's time and a
+#: worker's memory (every frame is held until the GIF is written). With the cells' numbers
+#: painted as stamps (:class:`~convviz.viz.painter.Stamps`) a render takes 0.03-0.3 ms per
+#: cell and frame on one idle core (measured: a 3-filter Conv3DTranspose scatter view,
+#: 99,540 in 7 s, 93 s when every number was a matplotlib Text; Conv3D(padding="same"),
+#: 98,544 in 3 s). A bigger animation's GIF shows fewer of its steps (:func:`gif_frames`).
 MAX_CELL_FRAMES = 100_000
 #: Fewest frames a GIF with fewer steps than its animation keeps; a picture so big that
 #: not even these fit is refused, with the HTML player (every frame) as the way out.

@@ -16,6 +16,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.transforms import IdentityTransform
 
 from . import scene as sc
 from .scene import BOX_ROLES
@@ -46,11 +47,84 @@ def _pt(px: float) -> float:
     return px * 72 / DPI
 
 
+class Stamps:
+    """Short centred texts (the cells' numbers) as pixels, drawn by matplotlib once each.
+
+    A big picture's GIF writes thousands of numbers per frame, and a matplotlib ``Text``
+    costs about a millisecond to make, lay out and draw: nearly all of a GIF's time. Here
+    each distinct text, size and sub-pixel position is drawn once, by the same Agg
+    renderer and font as the rest of the figure (its glyphs are placed to 1/64 px, so the
+    sub-pixel position is part of the key), as a coverage mask; painting it is a blend of
+    the text's colour into the frame by that mask: what drawing the ``Text`` does.
+    """
+
+    def __init__(self, dpi: float = DPI):
+        self.dpi = dpi
+        self.masks: dict[tuple, tuple[int, int, np.ndarray] | None] = {}
+
+    def mask(self, text: str, size: float, fx: float, fy: float):
+        """``(dx, dy, coverage)``: the text centred at display point ``(fx, fy)`` (each in
+        [0, 1)) covers ``coverage`` (float, 0-1) from pixel column ``dx``, row ``dy``
+        (rows down from the point's row); None for a text that draws nothing."""
+        key = (text, size, fx, fy)
+        if key not in self.masks:
+            self.masks[key] = self._draw(text, size, fx, fy)
+        return self.masks[key]
+
+    def _draw(self, text: str, size: float, fx: float, fy: float):
+        px = size * self.dpi / 72
+        w, h = int((len(text) + 2) * px) + 16, int(3 * px) + 16
+        fig = Figure(figsize=(w / self.dpi, h / self.dpi), dpi=self.dpi, facecolor="none")
+        canvas = FigureCanvasAgg(fig)
+        ox, oy = w // 2, h // 2
+        fig.text(ox + fx, oy + fy, text, transform=IdentityTransform(), ha="center",
+                 va="center", fontsize=size, color="black")
+        canvas.draw()
+        cover = np.asarray(canvas.buffer_rgba())[..., 3]
+        rows, cols = np.nonzero(cover)
+        if not len(rows):
+            return None
+        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        # the point (ox + fx, oy + fy) is in pixel row h - 1 - oy (rows count down)
+        return (int(c0 - ox), int(r0 - (h - 1 - oy)),
+                cover[r0:r1, c0:c1].astype(np.float32) / 255)
+
+    def paint(self, image: np.ndarray, xy: np.ndarray, texts, size: float, color,
+              clip: tuple[int, int, int, int]) -> None:
+        """Blend ``texts`` centred at display points ``xy`` (``(N, 2)``, y up, as
+        ``transData`` gives them) into ``image`` (RGB or RGBA ``uint8``, top row first),
+        within pixel box ``clip`` ``(col0, row0, col1, row1)``, in ``color`` (RGB 0-1)."""
+        height = image.shape[0]
+        rgb = np.asarray(color[:3], dtype=np.float32) * 255
+        ix, iy = np.floor(xy[:, 0]), np.floor(xy[:, 1])
+        fxs, fys = xy[:, 0] - ix, xy[:, 1] - iy
+        c0, r0, c1, r1 = clip
+        for t, x, y, fx, fy in zip(texts, ix.astype(int), iy.astype(int), fxs, fys):
+            if not t:
+                continue
+            m = self.mask(t, size, float(fx), float(fy))
+            if m is None:
+                continue
+            dx, dy, cover = m
+            top, left = height - 1 - y + dy, x + dx
+            bottom, right = top + cover.shape[0], left + cover.shape[1]
+            a, b = max(top, r0), min(bottom, r1)
+            c, d = max(left, c0), min(right, c1)
+            if a >= b or c >= d:
+                continue
+            alpha = cover[a - top:b - top, c - left:d - left, None]
+            region = image[a:b, c:d, :3]
+            region[...] = np.rint(region + (rgb - region) * alpha).astype(np.uint8)
+
+
 class ScenePainter:
     """The matplotlib painter of a :class:`~convviz.viz.scene.Scene` (it decides nothing).
 
     The static part (cells, values, titles, ticks, outlines, key) is drawn once; each
     frame restores it and draws only the frame's tints, covers, boxes, labels and text.
+    The cells' numbers (the static values and each frame's labels, thousands in a big
+    picture) are painted as :class:`Stamps`: :meth:`values` and :meth:`labels` say what
+    is written where, :meth:`artists` the rest of a frame.
     """
 
     def __init__(self, scene: sc.Scene):
@@ -90,6 +164,10 @@ class ScenePainter:
                             handlelength=1.2, columnspacing=1.4, borderaxespad=0.2)
         self._static()
         self.canvas.draw()
+        self.stamps = Stamps(DPI)
+        x, y, _, text, _, _ = scene.cells
+        self._stamp(np.asarray(self.canvas.buffer_rgba()),
+                    (x, y, text, _pt(fonts["value"]), sc.TEXT))
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def __len__(self) -> int:
@@ -100,10 +178,6 @@ class ScenePainter:
         x, y, fill, text, _, _ = scene.cells
         ax.add_collection(PolyCollection(_boxes(x, y), facecolors=list(fill),
                                          edgecolors="white", linewidths=1.0))
-        size = _pt(self.fonts["value"])
-        for xi, yi, t in zip(x, y, text):
-            if t:
-                ax.text(xi, yi, t, ha="center", va="center", fontsize=size, color=sc.TEXT)
         tick = _pt(self.fonts["tick"])
         for lx, ly, t, kind, anchor in scene.labels:
             ha = {"left": "left", "center": "center", "right": "right"}[anchor]
@@ -148,13 +222,6 @@ class ScenePainter:
         for a in out:
             a.set_animated(True)
             ax.add_collection(a)
-        small = fr.text_kind == "tap"
-        size = _pt(self.fonts["tap" if small else "value"])
-        tx, ty, tt = fr.texts
-        for xi, yi, t in zip(tx, ty, tt):
-            if t:
-                out.append(ax.text(xi, yi, t, ha="center", va="center", fontsize=size,
-                                   color=sc.TAP_TEXT if small else sc.TEXT, animated=True))
         for k, line in enumerate(fr.lines):
             out.append(ax.text(-0.5, self.lines_y0 + k * self.line_rows, line, ha="left",
                                va="center", fontsize=_pt(self.fonts["line"]), color="#111111",
@@ -171,7 +238,36 @@ class ScenePainter:
         image = np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
         for a in artists:
             a.remove()
+        self._stamp(image, self.labels(int(i)))
         return image
+
+    def values(self) -> tuple:
+        """``(x, y, texts, size_pt, colour)``: the static cells' numbers."""
+        x, y, _, text, _, _ = self.scene.cells
+        return x, y, text, _pt(self.fonts["value"]), sc.TEXT
+
+    def labels(self, i: int) -> tuple:
+        """``(x, y, texts, size_pt, colour)``: the numbers step ``i`` writes on cells."""
+        fr = self.scene.frame(i)
+        small = fr.text_kind == "tap"
+        tx, ty, tt = fr.texts
+        return (tx, ty, tt, _pt(self.fonts["tap" if small else "value"]),
+                sc.TAP_TEXT if small else sc.TEXT)
+
+    def _stamp(self, image: np.ndarray, what: tuple) -> None:
+        """Paint ``what`` (:meth:`values` or :meth:`labels`) into ``image``, centred on
+        their cells as ``ax.text(x, y, t, ha="center", va="center")`` would, clipped to
+        the axes as that ``Text`` is."""
+        x, y, texts, size, color = what
+        if not len(texts):
+            return
+        xy = self.ax.transData.transform(np.column_stack(
+            [np.asarray(x, dtype=float), np.asarray(y, dtype=float)]))
+        x0, y0, x1, y1 = self.ax.bbox.extents
+        height = image.shape[0]
+        clip = (int(np.floor(x0)), int(np.floor(height - y1)), int(np.ceil(x1)),
+                int(np.ceil(height - y0)))
+        self.stamps.paint(image, xy, texts, size, to_rgba(color), clip)
 
 
 def _rgba(color: str):
