@@ -195,18 +195,23 @@ def test_the_components_message_is_the_payload_as_json(spec, kind):
     off), and the id follows the picture, not the options."""
     v = view.build(spec, view=kind, max_frames=5)
     between = next(i for i in range(v.steps) if i not in set(v.scene.frames_at))
+    texts = set()
     for start in (0, between, v.steps - 1):
-        full = json.loads(v.message(start)["json"])
+        m = v.message(start)
+        texts.add(m["json"])
+        full = {**json.loads(m["json"]), "start": m["start"]}  # as the player reads it
         frames = sorted({*map(int, v.scene.frames_at), start})
         assert full["frames"] == frames and full["start"] == start
+        assert full == {**v.payload(start), "id": full["id"]}
         for i, fr in zip(frames, full["steps_data"]):
             assert fr["caption"] == v.scene.frame(i).caption
             rows = [[full["texts"][k] for k in row] for row in fr["e"]]
             assert rows == [list(r) for r in v.scene.explain_table(i)]
         for options in ({"explain": False}, {"presenter": True, "speed": "slow"}):
             m = v.message(start, **options)
-            d = json.loads(m["json"])
-            assert d == v.payload(start, **options) and m["id"] == d["id"]
+            d = {**json.loads(m["json"]), "start": m["start"]}
+            assert d == {**v.payload(start, **options), "id": d["id"]}
+            assert m["id"] == v.payload(start, **options)["id"]
             assert d["speed"] == options.get("speed", "normal")
             want = [{k: f[k] for k in f if not options.get("explain", 1) and k in ("e",
                      "caption")} for f in full["steps_data"]]
@@ -214,7 +219,9 @@ def test_the_components_message_is_the_payload_as_json(spec, kind):
                    for n, f in enumerate(full["steps_data"])]
             assert got == want, options  # the same frames, less what explain=False drops
             assert d["texts"] == ([] if "explain" in options else full["texts"])
-    assert v.message(0)["id"] != v.message(between)["id"]
+    assert v.message(0)["id"] != v.message(between)["id"] != v.message(v.steps - 1)["id"]
+    # a start on the animation's frames shares the text; one between frames has its own
+    assert len(texts) == 2 and v.message(0)["json"] is v.message(v.steps - 1)["json"]
     assert player.picture_id(v.scene) == player.picture_id(view.build(spec, view=kind,
                                                                        max_frames=5).scene)
     other = view.build(spec, view=kind, max_frames=4)

@@ -75,6 +75,7 @@ export default function (component) {
   }
   holder.__id = data.id;
   const d = JSON.parse(data.json);
+  d.start = data.start;  // one text serves every start on the animation's frames
   holder.__player = mountPlayer(holder, d, (name, value) => setStateValue(name, value));
   if (d.presenter) {  // a projector needs the whole width: fold the sidebar away
     const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
@@ -285,6 +286,23 @@ def picture_id(scene: sc.Scene) -> str:
     return _base(scene)["id"]
 
 
+def _speeds(speed: str, duration_ms: int | None) -> tuple[str, dict]:
+    """``(name, speeds)``: the player's speed (``duration_ms``, the exports' ``fps``, adds
+    one of its own to :data:`~convviz.viz.schema.SPEEDS`) and every speed it offers."""
+    speeds = dict(SPEEDS)
+    if duration_ms is not None:
+        speed = next((k for k, v in SPEEDS.items() if v == duration_ms), f"{duration_ms} ms")
+        speeds[speed] = int(duration_ms)
+    if speed not in speeds:
+        raise ValueError(f"speed={speed!r} is not one of {', '.join(speeds)}")
+    return speed, speeds
+
+
+def _message_id(base: dict, start: int, speed: str, ms: int, explain: bool,
+                presenter: bool) -> str:
+    return f"{base['id']}-{start}-{speed}-{ms}-{int(explain)}{int(presenter)}"
+
+
 def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
                   duration_ms: int | None = None, explain: bool = True,
                   presenter: bool = False) -> tuple[str, str]:
@@ -293,12 +311,7 @@ def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
     base = _base(scene)
     start = int(np.clip(start, 0, scene.steps - 1))
     frames = sorted(set(base["frames"]) | {start})
-    speeds = dict(SPEEDS)
-    if duration_ms is not None:
-        speed = next((k for k, v in SPEEDS.items() if v == duration_ms), f"{duration_ms} ms")
-        speeds[speed] = int(duration_ms)
-    if speed not in speeds:
-        raise ValueError(f"speed={speed!r} is not one of {', '.join(speeds)}")
+    speed, speeds = _speeds(speed, duration_ms)
     texts = dict(base["texts"])
     steps_data = []
     table_text = base["table"] if explain else "[]"
@@ -314,7 +327,7 @@ def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
         elif len(table) > base["table_size"]:
             table_text = _dumps(list(table))
         steps_data.append(_dumps(fr))
-    id_ = f"{base['id']}-{start}-{speed}-{speeds[speed]}-{int(explain)}{int(presenter)}"
+    id_ = _message_id(base, start, speed, speeds[speed], explain, presenter)
     texts.update(texts=table_text, frames=_dumps(frames), start=_dumps(start),
                  speed=_dumps(speed), speeds=_dumps(speeds), explain=_dumps(bool(explain)),
                  presenter=_dumps(bool(presenter)),
@@ -342,19 +355,31 @@ def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
 MAX_MESSAGES = 8
 
 
-def message(scene: sc.Scene, **options) -> dict:
-    """What the app sends its player component: ``{"id": ..., "json": payload as text}``.
+def message(scene: sc.Scene, *, start: int = 0, **options) -> dict:
+    """What the app sends its player component: ``{"id", "json", "start"}``, the payload
+    as text and the step the player starts on (it replaces the text's ``start``).
 
     The text is made once per scene and options (:data:`MAX_MESSAGES` kept), from parts
     serialized once per scene, so a rerun that shows the same picture sends the same
     bytes without building or serializing the payload again (and Streamlit checks two
-    short strings for dataframes, not every key of the payload).
+    short strings for dataframes, not every key of the payload). A start on one of the
+    animation's frames does not change the text (a class on one picture at thirty
+    different steps shares one text); only a start between frames, which adds its own
+    frame, has a text of its own. ``id`` changes with the picture, the start and the
+    options: the player is rebuilt for a new one only.
     """
-    def make():
-        id_, text = _message_text(scene, **options)
-        return {"id": id_, "json": text}
+    base = _base(scene)
+    start = int(np.clip(start, 0, scene.steps - 1))
+    text_start = min(base["frames"]) if start in base["frames"] else start
 
-    return scene.kept("messages", tuple(sorted(options.items())), make, MAX_MESSAGES)
+    def make():
+        return _message_text(scene, start=text_start, **options)[1]
+
+    text = scene.kept("messages", (text_start, *sorted(options.items())), make, MAX_MESSAGES)
+    speed, speeds = _speeds(options.get("speed", "normal"), options.get("duration_ms"))
+    id_ = _message_id(base, start, speed, speeds[speed], options.get("explain", True),
+                      options.get("presenter", False))
+    return {"id": id_, "json": text, "start": start}
 
 
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:
