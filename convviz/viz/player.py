@@ -382,6 +382,12 @@ def message(scene: sc.Scene, *, start: int = 0, **options) -> dict:
     return {"id": id_, "json": text, "start": start}
 
 
+def read_message(data: dict) -> dict:
+    """The payload a :func:`message` gives the player: its text with its ``start`` (what
+    the component's JS does with it)."""
+    return {**json.loads(data["json"]), "start": data["start"]}
+
+
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:
     """One self-contained HTML page playing ``scene``: the app's player, no network."""
     data = _message_text(scene, start=start, duration_ms=duration_ms, explain=scene.numbers)[1]

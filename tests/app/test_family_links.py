@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from convviz.viz import schema
+from convviz.viz import player, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -171,7 +171,7 @@ def _widgets(at, page):
 
 
 def _players(at) -> list[dict]:
-    return [json.loads(json.loads(b.proto.json)["json"]) for b in at.get("bidi_component")]
+    return [player.read_message(json.loads(b.proto.json)) for b in at.get("bidi_component")]
 
 
 def test_the_table_has_links_for_every_page_and_every_field():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from convviz import lab
+from convviz.viz import player
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -259,7 +260,7 @@ def test_demystified_side_by_side():
     assert sorted(c.key for c in at.get("plotly_chart")) == [
         "demystified.gather.matrix", "demystified.overlap.Blues", "demystified.overlap.Greens",
         "demystified.scatter.matrix"]
-    players = [json.loads(json.loads(b.proto.json)["json"]) for b in at.get("bidi_component")]
+    players = [player.read_message(json.loads(b.proto.json)) for b in at.get("bidi_component")]
     assert len(players) == 2  # the gather and the scatter view, stepping independently
     assert players[0]["steps"] == 8 * 8 and players[1]["steps"] == 4 * 4
     assert at.warning and "Checkerboard" in at.warning[0].value
@@ -298,7 +299,7 @@ def test_demystified_widget_extremes():
 
 def test_demystified_links_carry_where_each_player_stands():
     at = _app("demystified", {"gather_step": "5"})
-    gather, scatter = (json.loads(json.loads(b.proto.json)["json"])
+    gather, scatter = (player.read_message(json.loads(b.proto.json))
                        for b in at.get("bidi_component"))
     assert gather["start"] == 5 and scatter["start"] == 0  # the link reopens them there
     at.session_state["demystified.scatter.player"] = {"step": 3}  # what the player reports

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from convviz.viz import schema
+from convviz.viz import player, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -37,7 +37,7 @@ def _charts(at):
 
 def _players(at) -> list[dict]:
     """The payloads of the page's step players, as the browser receives them."""
-    return [json.loads(json.loads(b.proto.json)["json"]) for b in at.get("bidi_component")]
+    return [player.read_message(json.loads(b.proto.json)) for b in at.get("bidi_component")]
 
 
 def test_router_opens_the_home_page_with_a_live_example():
