@@ -165,9 +165,7 @@ class ScenePainter:
         self._static()
         self.canvas.draw()
         self.stamps = Stamps(DPI)
-        x, y, _, text, _, _ = scene.cells
-        self._stamp(np.asarray(self.canvas.buffer_rgba()),
-                    (x, y, text, _pt(fonts["value"]), sc.TEXT))
+        self._stamp(np.asarray(self.canvas.buffer_rgba()), self.values())
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
     def __len__(self) -> int:
