@@ -305,8 +305,8 @@ def _message_id(base: dict, start: int, speed: str, ms: int, explain: bool,
 
 def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
                   duration_ms: int | None = None, explain: bool = True,
-                  presenter: bool = False) -> tuple[str, str]:
-    """``(id, JSON text)`` of :func:`payload` (see there), put together from the texts
+                  presenter: bool = False) -> str:
+    """The JSON text of :func:`payload` (see there), put together from the texts
     :func:`_serialize` keeps."""
     base = _base(scene)
     start = int(np.clip(start, 0, scene.steps - 1))
@@ -334,7 +334,7 @@ def _message_text(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
                  info_idle=_dumps(PRESENTER_IDLE if presenter else INFO_IDLE),
                  labels_step=_dumps([sc.step_label(i, scene.steps) for i in frames]),
                  steps_data="[" + ",".join(steps_data) + "]", id=_dumps(id_))
-    return id_, "{" + ",".join(f"{_dumps(k)}:{t}" for k, t in texts.items()) + "}"
+    return "{" + ",".join(f"{_dumps(k)}:{t}" for k, t in texts.items()) + "}"
 
 
 def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
@@ -348,7 +348,7 @@ def payload(scene: sc.Scene, *, start: int = 0, speed: str = "normal",
     with anything drawn, so the app rebuilds a player only for a new picture.
     """
     return json.loads(_message_text(scene, start=start, speed=speed, duration_ms=duration_ms,
-                                    explain=explain, presenter=presenter)[1])
+                                    explain=explain, presenter=presenter))
 
 
 #: Component messages kept per scene (one per start step, speed and mode a page asked for).
@@ -373,7 +373,7 @@ def message(scene: sc.Scene, *, start: int = 0, **options) -> dict:
     text_start = min(base["frames"]) if start in base["frames"] else start
 
     def make():
-        return _message_text(scene, start=text_start, **options)[1]
+        return _message_text(scene, start=text_start, **options)
 
     text = scene.kept("messages", (text_start, *sorted(options.items())), make, MAX_MESSAGES)
     speed, speeds = _speeds(options.get("speed", "normal"), options.get("duration_ms"))
@@ -390,7 +390,7 @@ def read_message(data: dict) -> dict:
 
 def html(scene: sc.Scene, *, start: int = 0, duration_ms: int | None = None) -> str:
     """One self-contained HTML page playing ``scene``: the app's player, no network."""
-    data = _message_text(scene, start=start, duration_ms=duration_ms, explain=scene.numbers)[1]
+    data = _message_text(scene, start=start, duration_ms=duration_ms, explain=scene.numbers)
     data = data.replace("</", "<\\/")
     title = scene.title.replace("&", "&amp;").replace("<", "&lt;")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
