@@ -595,6 +595,58 @@ def test_kernel_index_labels_sit_on_the_window(spec, f):
         assert sorted(boxed) == sorted(g for g, *_ in slots)
 
 
+def _dejavu_px(text: str, size: float) -> float:
+    """``text``'s advance width at ``size`` px in DejaVu Sans, as matplotlib lays it out
+    (its ink is about a pixel narrower: the glyphs' side bearings)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+    prop = FontProperties(family="DejaVu Sans", size=size)
+    return TextToPath().get_text_width_height_descent(text, prop, ismath=False)[0]
+
+
+@pytest.mark.parametrize("text", ["0", "0,0", "2,2,2", "-10", "0.75", "-0.3333", "12,3"])
+def test_text_px_measures_like_the_font(text):
+    """The width a scene reckons a label takes is the font's (within 2 %)."""
+    assert sc.text_px(text, 10) == pytest.approx(_dejavu_px(text, 10), rel=0.02)
+
+
+@pytest.mark.parametrize("view", ["gather", "scatter"])
+def test_tap_indices_too_wide_for_their_cells_are_left_out(view):
+    """A 3-D kernel's tap indices ("0,0,1": 18 px at the 7 px font) do not fit cells
+    shrunk to 11-14 px: the kernel cells and the window's taps then carry no label
+    (hover still names the tap), and a notice says where to read them."""
+    spec = _spec("Conv3DTranspose", (4, 4, 4), 2, filters=2, kernel_size=3, strides=2)
+    scene = sc.build(run(spec), view=view, numbers=False)
+    assert scene.cell_px <= 14
+    kernels = [p for p in scene.panels if p.kind == "kernel"]
+    assert kernels and all(set(p.text.tolist()) == {""} for p in kernels)
+    assert all(h.startswith("kernel tap (") for p in kernels for h in p.hover)
+    notice = [n for n in scene.notices if "tap indices" in n]
+    assert notice and f"({scene.cell_px} px)" in notice[0]
+    for i in scene.frames_at[:10]:
+        fr = scene.frame(int(i))
+        if fr.text_kind == "tap":
+            assert list(fr.texts[2]) == [], i
+    # every label a scene keeps fits its cell (a pixel over at most), by the font itself
+    f = scene.fonts
+    for i in scene.frames_at[:10]:
+        fr = scene.frame(int(i))
+        for t in fr.texts[2]:
+            assert _dejavu_px(t, f[fr.text_kind]) <= scene.cell_px + 1, (i, t)
+
+
+def test_tap_indices_that_fit_are_written():
+    """With room (a 3x3x3 input draws 38 px cells) the indices are all there."""
+    spec = _spec("Conv3D", (3, 3, 3), 1, filters=2, kernel_size=3, padding="same")
+    scene = sc.build(run(spec), numbers=False)
+    assert scene.cell_px >= 30
+    assert scene.panel("k0").text.tolist()[:3] == ["0,0,0", "0,0,1", "0,0,2"]
+    assert not [n for n in scene.notices if "tap indices" in n]
+    assert len(scene.frame(13).texts[2]) == 27  # the centre output reads all 27 taps
+    for t in scene.panel("k0").text:
+        assert _dejavu_px(t, scene.fonts["value"]) <= scene.cell_px + 1
+
+
 # ----------------------------------------------------------------------------- scatter
 def _scatter_running(sample, f=None):
     """Running output after each input cell scatters: ``(steps, *out_shape, filters)``.

@@ -174,6 +174,24 @@ def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> 
             "line_px": int(round(line * 1.35)), "char_px": line * 0.61}
 
 
+#: Advance of the cells' font (DejaVu Sans) in em: digits and letters, "-", and ",.:".
+CHAR_EM, MINUS_EM, NARROW_EM = 0.636, 0.338, 0.318
+
+
+def text_px(text: str, font_px: float) -> float:
+    """The width in pixels of ``text`` written in a cell at ``font_px``."""
+    narrow = sum(text.count(c) for c in ",.:")
+    minus = text.count("-")
+    return font_px * (CHAR_EM * (len(text) - narrow - minus) + MINUS_EM * minus
+                      + NARROW_EM * narrow)
+
+
+def legible(texts, font_px: float, cell_px: float) -> bool:
+    """Whether each of ``texts`` fits in a cell of ``cell_px`` (a pixel over is allowed):
+    labels that do not would run into their neighbours, so a scene leaves them out."""
+    return all(text_px(t, font_px) <= cell_px + 1 for t in texts)
+
+
 def fmt(v) -> str:
     """A value as drawn: integers plainly, others with up to 4 decimals (``3.3125``)."""
     return _fmt(float(v))
@@ -428,6 +446,9 @@ class Scene:
             fr = self._frame(i)
             if not self.numbers:  # no values drawn: no sums of them either
                 fr.arithmetic = ()
+            if fr.text_kind == "tap" and not legible(
+                    fr.texts[2], fonts_for(self.cell_px)["tap"], self.cell_px):
+                fr.texts = (np.zeros(0), np.zeros(0), ())  # too long for these cells
             fr.lines = (*_wrap([fr.caption], self.width_chars), *fr.arithmetic)
             self._cache[i] = fr
         return self._cache[i]
@@ -856,6 +877,8 @@ class _Builder:
         cell_px = max(cell_px, min(64, math.ceil(longest * 0.6 * 13 / 0.9)))
         canvas = self.layout.place(lambda c: self._fit(cell_px, c, clamp=False), cell_px)
         self.cell_px = self._fit(cell_px, canvas)
+        if not numbers:
+            self._drop_illegible_labels()
         every = max(1, math.ceil(16 / self.cell_px))
         f = fonts_for(self.cell_px, type_cell=self.type_px)
         for p in self.panels:
@@ -894,6 +917,24 @@ class _Builder:
             _reads=None if view == "scatter" else self._reads_gather)
 
     # --- helpers ----------------------------------------------------------------
+    def _drop_illegible_labels(self):
+        """Without numbers the kernel cells carry their tap index (``0,0,1``) and the
+        window's taps a label: where cells are too small for them (3-D layers shrink to
+        fit), they are left out, and a notice says where to read them."""
+        longest = max((len(t) for p in self.panels for t in p.text), default=1)
+        f = fonts_for(self.cell_px, longest, self.type_px)  # as Scene.fonts
+        example = None
+        for p in self.panels:
+            if p.kind == "kernel" and not legible(p.text, f["value"], self.cell_px):
+                example = example or max(p.text, key=len)
+                p.text = np.full(len(p.text), "", dtype=object)
+        if example is not None:
+            self.notices.append(
+                f"The cells ({self.cell_px} px) are too small to write the kernel's tap "
+                f"indices (such as {example}) in the kernel and under the window: hover "
+                "a kernel cell to read its index, or make the input smaller for bigger "
+                "cells.")
+
     def _fit(self, cell_px, canvas, clamp=True):
         """Cell size for a canvas of ``(columns, rows)`` cells within ``canvas_px``."""
         w, h = self.canvas_px
