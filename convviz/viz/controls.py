@@ -20,7 +20,6 @@ import numpy as np
 import streamlit as st
 
 from . import downloads, links, player
-from .cache import SizedCache
 from .scene import MAX_CANVAS_PX, step_label
 from .schema import FAMILY_PAGES, PLAYER_FIELDS, SPEEDS, Family, decode, encode, spec_from_values
 from .view import DEFAULT_CELL_PX, PRESENTER_CANVAS_PX, PRESENTER_CELL_PX, LayerView, build
@@ -105,25 +104,17 @@ def widgets(family: Family | str) -> dict:
     return values
 
 
-#: Layer views kept per server process, by number and by bytes (measured with what
-#: drawing them keeps: the biggest, a 2601-step Conv2DTranspose, holds ~15 MB; a class
-#: mostly shares the teacher's settings). With 16 entries and no byte bound a class's
-#: memory grew 20 % from its first to its tenth minute as bigger settings came in.
+#: Layer views kept per server process: the biggest (a 2601-step Conv2DTranspose) holds
+#: ~15 MB, so at most ~250 MB; a class mostly shares the teacher's settings. (24 let a
+#: 10-minute class's memory grow 24 % after its first minute, as bigger settings came in.)
 VIEW_CACHE_ENTRIES = 16
-VIEW_CACHE_BYTES = 48 * 2**20
 
 
-def _make_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
+@st.cache_resource(max_entries=VIEW_CACHE_ENTRIES, show_spinner=False)
+def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
     canvas = PRESENTER_CANVAS_PX if cell_px == PRESENTER_CELL_PX else MAX_CANVAS_PX
     return build(spec, view=view, numbers=numbers, reveal=reveal, filter=filter,
                  cell_px=cell_px, canvas_px=canvas)
-
-
-VIEWS = SizedCache(_make_view, VIEW_CACHE_ENTRIES, VIEW_CACHE_BYTES)
-
-
-def _cached_view(spec, view, numbers, cell_px, reveal=False, filter=0) -> LayerView:
-    return VIEWS.get(spec, view, numbers, cell_px, reveal, filter)
 
 
 def _family(values: dict, family: Family | str | None) -> Family:
