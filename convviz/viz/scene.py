@@ -174,6 +174,12 @@ def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> 
             "line_px": int(round(line * 1.35)), "char_px": line * 0.61}
 
 
+def _fonts_of(panels, cell_px: float, type_px: float) -> dict:
+    """:func:`fonts_for` the cells of ``panels``, sized for their longest text."""
+    longest = max((len(t) for p in panels for t in p.text), default=1)
+    return fonts_for(cell_px, longest, type_px)
+
+
 #: Advance of the cells' font (DejaVu Sans) in em: digits and letters, "-", and ",.:".
 CHAR_EM, MINUS_EM, NARROW_EM = 0.636, 0.338, 0.318
 
@@ -539,8 +545,7 @@ class Scene:
     def fonts(self) -> dict:
         """Font sizes in pixels, for every painter: cell values, tap labels, ticks, titles,
         the heading, the key and the caption/arithmetic lines (:func:`fonts_for`)."""
-        longest = max((len(t) for p in self.panels for t in p.text), default=1)
-        return fonts_for(self.cell_px, longest, self.type_px)
+        return _fonts_of(self.panels, self.cell_px, self.type_px)
 
     def panel(self, key: str) -> Panel:
         return next(p for p in self.panels if p.key == key)
@@ -921,8 +926,7 @@ class _Builder:
         """Without numbers the kernel cells carry their tap index (``0,0,1``) and the
         window's taps a label: where cells are too small for them (3-D layers shrink to
         fit), they are left out, and a notice says where to read them."""
-        longest = max((len(t) for p in self.panels for t in p.text), default=1)
-        f = fonts_for(self.cell_px, longest, self.type_px)  # as Scene.fonts
+        f = _fonts_of(self.panels, self.cell_px, self.type_px)  # the scene's fonts
         example = None
         for p in self.panels:
             if p.kind == "kernel" and not legible(p.text, f["value"], self.cell_px):
