@@ -3,7 +3,10 @@
 Every function takes ``x`` of shape ``(batch, *spatial, channels)``; the rank is
 ``len(strides)`` (or of the kernel's spatial part), never a parameter.  Layers in
 :mod:`convviz.layers` handle ``data_format``, weights, bias and activation and
-call into here.
+call into here.  For channels_first data, :func:`conv` reads the channels-last *view* of
+the input (each chunk's padded slab is copied from it anyway) and writes a channels_first
+output (``out_first``), and :func:`depthwise_conv` works on the planes as they lie
+(``first``), so neither transposes a whole array.
 
 Memory is bounded by working in chunks of the batch (and, for a single huge
 sample, of the first output axis): the im2col buffer of one chunk stays under
@@ -172,16 +175,20 @@ def _cell_offsets(spatial, ksize, strides, dilation, out_shape):
     return origin.ravel(), taps.ravel()
 
 
-def _split_crops(x, pads):
+def _split_crops(x, pads, contiguous=True):
     """Apply the negative (crop) part of ``pads`` to ``x``; return ``(x, zero pads)``.
 
-    The returned ``x`` is C-contiguous and the pads are ``(lo, hi) >= 0`` per axis.
+    The pads returned are ``(lo, hi) >= 0`` per axis.  The returned ``x`` is C-contiguous
+    (a copy if need be), or with ``contiguous=False`` a view of ``x`` whenever there are
+    pads to write (every chunk's padded slab is then copied from it, whatever its strides).
     """
     pads = [tuple(int(v) for v in p) for p in pads]
     if any(v < 0 for p in pads for v in p):
         x = pad(x, [(min(lo, 0), min(hi, 0)) for lo, hi in pads])
         pads = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
-    return np.ascontiguousarray(x), pads
+    if contiguous or all(p == (0, 0) for p in pads):
+        x = np.ascontiguousarray(x)
+    return x, pads
 
 
 def _fill_slab(dst, x, pads, first) -> None:
@@ -225,7 +232,30 @@ def _slab(x, pads, spatial, first, count, buf=None) -> np.ndarray:
     return dst
 
 
-def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
+def _pointwise_first(x, w, bias) -> np.ndarray:
+    """A 1x1 convolution of channels_first data, as channels_first: ``W^T @ x[b]`` per
+    sample, ``(F, C) x (C, cells)``; ``x`` is the channels-last view of ``(B, C, *n)``."""
+    xf = np.moveaxis(x, -1, 1)
+    if not xf.flags.c_contiguous:
+        xf = np.ascontiguousarray(xf)
+    B, C = xf.shape[:2]
+    F = w.shape[1]
+    y = np.empty((B, F, *xf.shape[2:]), dtype=xf.dtype)
+    x3, y3, wt = xf.reshape(B, C, -1), y.reshape(B, F, -1), np.ascontiguousarray(w.T)
+
+    def samples(bs):
+        np.matmul(wt, x3[bs], out=y3[bs])
+        if bias is not None:
+            y3[bs] += bias[:, None]
+
+    per_sample = x3.shape[2] * C * x.itemsize
+    chunks = _chunks(B, per_sample, GEMM_ROWS * C * x.itemsize)
+    parallel.matmul_chunks(samples, [(bs,) for bs in chunks])
+    return y
+
+
+def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
+         out_first=False) -> np.ndarray:
     """Grouped N-d cross-correlation (no kernel flip), im2col + one matmul per chunk.
 
     The output is computed in chunks of about :data:`SPLIT_BYTES` of im2col columns on
@@ -249,11 +279,14 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
 
     Parameters
     ----------
-    x : ndarray, shape ``(B, *n, Cin)``
+    x : ndarray, shape ``(B, *n, Cin)``, of any strides (the channels-last view of a
+        channels_first array, say)
     kernel : ndarray, shape ``(*k, Cin // groups, F)`` (Keras layout)
     strides, dilation : tuple of ints per axis
     pads : ``((lo, hi), ...)`` per axis (negative values crop)
     bias : ndarray of shape ``(F,)`` or None
+    out_first : return ``(B, F, *out)``: each chunk's rows are computed into a buffer of
+        the worker's and copied into their place (a 1x1 convolution is ``W^T @ x[b]``)
 
     Returns
     -------
@@ -266,10 +299,13 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
     B = x.shape[0]
     K = prod(ksize)
     fg = filters // groups
-    x, pads = _split_crops(x, pads)
+    x, pads = _split_crops(x, pads, contiguous=False)
     padded = any(p != (0, 0) for p in pads)
     if K == 1 and groups == 1 and all(s == 1 for s in strides) and not padded:
         # 1x1 (pointwise): the input itself is the column matrix.
+        if out_first:
+            return _pointwise_first(x, kernel.reshape(cg, filters).astype(dtype, copy=False),
+                                    bias)
         x2 = x.reshape(-1, cg)
         y = np.empty((B, *x.shape[1:-1], filters), dtype=dtype)
         y2 = y.reshape(-1, filters)
@@ -285,9 +321,10 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         return y
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
-    y = np.empty((B, *out_shape, filters), dtype=dtype)
+    y_out = np.empty((B, filters, *out_shape) if out_first else (B, *out_shape, filters), dtype)
     if prod(out_shape) == 0 or B == 0:
-        return y
+        return y_out
+    y = np.moveaxis(y_out, 1, -1) if out_first else y_out  # channels last, maybe a view
     # (groups, K*cg, fg): columns ordered (taps..., channel) like the gathered rows.
     w = kernel.reshape(K, cg, groups, fg).astype(dtype, copy=False)
     # Merge m neighbouring groups into one block-diagonal matmul of m*fg filters (zeros
@@ -337,10 +374,12 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
         ).ravel()
         if groups > 1:
             idx *= groups
-    def work(bs, rs, nrow, buf, slab_buf):
+    def work(bs, rs, nrow, buf, slab_buf, out_buf):
         ysub = y[bs, rs]
         rows = prod(ysub.shape[:-1])
-        y2 = ysub.reshape(rows, filters)
+        # Straight into y, or for a channels_first y into a buffer copied over at the end.
+        y2 = ysub.reshape(rows, filters) if out_buf is None else \
+            out_buf[: rows * filters].reshape(rows, filters)
         cols = buf[: rows * KC]
         first = (rs.start or 0) * strides[0]
         count = spatial[0] if whole else (nrow - 1) * strides[0] + ke0
@@ -357,74 +396,95 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None) -> np.ndarray:
             np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
         if bias is not None:
             y2 += bias
+        if out_buf is not None:
+            ysub[...] = y2.reshape(ysub.shape)
 
     def buffers():
         return (np.empty(rows_max * KC, dtype=dtype),
-                np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None)
+                np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None,
+                np.empty(rows_max * filters, dtype=dtype) if out_first else None)
 
     parallel.matmul_chunks(work, [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)],
                            buffers, split)
-    return y
+    return y_out
 
 
-def depthwise_conv(x, kernel, strides, pads, dilation, bias=None) -> np.ndarray:
+def depthwise_conv(x, kernel, strides, pads, dilation, bias=None, first=False) -> np.ndarray:
     """Depthwise N-d convolution as a shift-multiply-add over kernel taps.
 
     Works on cache-sized chunks of (batch, first output axis), on
     :data:`parallel.THREADS` threads; taps are summed in ``np.ndindex`` order, then the
-    bias is added.
+    bias is added.  With ``first`` the input and output are channels_first and stay so:
+    each (sample, channel) plane is then a sample of one channel (``(B*C, *n, 1)``, a view)
+    with its own weight per tap, so neither array is transposed.
 
     Parameters
     ----------
-    x : ndarray, shape ``(B, *n, C)``
+    x : ndarray, shape ``(B, *n, C)`` (``(B, C, *n)`` with ``first``)
     kernel : ndarray, shape ``(*k, C, M)``
     bias : ndarray of shape ``(C*M,)`` or None
 
     Returns
     -------
-    ndarray, shape ``(B, *out, C*M)``; output channel ``c*M + m``.
+    ndarray, shape ``(B, *out, C*M)`` (``(B, C*M, *out)`` with ``first``); output channel
+    ``c*M + m``.
     """
     ksize = kernel.shape[:-2]
     C, M = kernel.shape[-2:]
+    B = x.shape[0]
+    w = kernel.astype(x.dtype, copy=False)
+    b = None if bias is None else np.asarray(bias).astype(x.dtype).reshape(C, M)
+    if first:  # planes as samples of one channel
+        x = np.ascontiguousarray(x)
+        x = x.reshape(B * C, *x.shape[2:], 1)
     x, pads = _split_crops(x, pads)
     spatial = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
     out_shape = _out_shape(spatial, ksize, strides, dilation)
-    B = x.shape[0]
-    y = np.empty((B, *out_shape, C, M), dtype=x.dtype)
+    y = np.empty((B, C, M, *out_shape) if first else (B, *out_shape, C, M), dtype=x.dtype)
     if prod(out_shape) == 0 or B == 0:
-        return y.reshape(B, *out_shape, C * M)
+        return y.reshape((B, C * M, *out_shape) if first else (B, *out_shape, C * M))
     ke0 = effective_kernel(ksize[0], dilation[0])
-    w = kernel.astype(x.dtype, copy=False)
-    b = None if bias is None else np.asarray(bias).astype(x.dtype).reshape(C, M)
     rank = len(ksize)
     taps = list(np.ndindex(*ksize))
-    per_row = prod(out_shape[1:]) * C * M * x.itemsize
+    if first:
+        # per m: the output planes of every (sample, channel) as samples of one channel,
+        # and each plane's weight per tap (and bias) as a column broadcast over its cells
+        planes = [y[:, :, m].reshape(B * C, *out_shape, 1) for m in range(M)]
+        col = (-1,) + (1,) * (rank + 1)
+        w_at = {(tap, m): np.tile(w[tap + (slice(None), m)], B).reshape(col)
+                for tap in taps for m in range(M)}
+        b_at = None if b is None else [np.tile(b[:, m], B).reshape(col) for m in range(M)]
+        per_row = prod(out_shape[1:]) * M * x.itemsize
+    else:
+        per_row = prod(out_shape[1:]) * C * M * x.itemsize
 
     def work(bs, rs):
-        ysub = y[bs, rs]
-        nrow = ysub.shape[1]
-        first = (rs.start or 0) * strides[0]
+        nrow = len(range(*rs.indices(out_shape[0])))
+        first_row = (rs.start or 0) * strides[0]
         count = (nrow - 1) * strides[0] + ke0
-        slab = _slab(x[bs], pads, spatial, first, count)
+        slab = _slab(x[bs], pads, spatial, first_row, count)
         win = _windows(slab, ksize, strides, dilation, (nrow, *out_shape[1:]))
-        tmp = np.empty(ysub.shape[:-1], dtype=y.dtype)
+        tmp = None
         for m in range(M):
-            dst = ysub[..., m]
+            dst = planes[m][bs, rs] if first else y[bs, rs][..., m]
             for i, tap in enumerate(taps):
                 src = win[(slice(None),) * (rank + 1) + tap]
+                wt = w_at[tap, m][bs] if first else w[tap + (slice(None), m)]
                 if i == 0:
-                    np.multiply(src, w[tap + (slice(None), m)], out=dst)
+                    np.multiply(src, wt, out=dst)
                 else:
-                    np.multiply(src, w[tap + (slice(None), m)], out=tmp)
+                    tmp = np.empty(dst.shape, dtype=y.dtype) if tmp is None else tmp
+                    np.multiply(src, wt, out=tmp)
                     dst += tmp
-        if b is not None:
-            ysub += b
+            if b is not None:
+                dst += b_at[m][bs] if first else b[:, m]
 
-    parallel.run(work, _row_chunks(B, out_shape[0], per_row, CACHE_BYTES))
-    return y.reshape(B, *out_shape, C * M)
+    parallel.run(work, _row_chunks(x.shape[0], out_shape[0], per_row, CACHE_BYTES))
+    return y.reshape((B, C * M, *out_shape) if first else (B, *out_shape, C * M))
 
 
-def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) -> np.ndarray:
+def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
+                   first=False) -> np.ndarray:
     """N-d transposed convolution: one matmul, then a scatter-add (col2im) per tap.
 
     ``full[i*s + j*d] += x[i] @ W[j]`` over input cells ``i`` and taps ``j``
@@ -436,11 +496,13 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     :data:`SPLIT_BYTES` run on :data:`parallel.THREADS` worker threads with a
     single-threaded BLAS (:data:`parallel.BLAS_SPLIT`); else one larger chunk after
     another, its matmul on all of BLAS's threads and its scatter-add on
-    :data:`parallel.THREADS` threads.
+    :data:`parallel.THREADS` threads.  With ``first``, input and output are channels_first
+    and stay so: a sample's matmul is ``W^T @ x[b]`` (columns ``(*k, F, *n)``) and the
+    scatter adds whole planes.
 
     Parameters
     ----------
-    x : ndarray, shape ``(B, *n, Cin)``
+    x : ndarray, shape ``(B, *n, Cin)`` (``(B, Cin, *n)`` with ``first``)
     kernel : ndarray, shape ``(*k, F, Cin)`` (Keras transpose layout)
     crops : int per axis
     out_shape : int per axis (may exceed the scatter length: trailing zeros)
@@ -448,11 +510,11 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
 
     Returns
     -------
-    ndarray, shape ``(B, *out_shape, F)``
+    ndarray, shape ``(B, *out_shape, F)`` (``(B, F, *out_shape)`` with ``first``)
     """
     ksize = kernel.shape[:-2]
     filters, cin = kernel.shape[-2:]
-    B, *n = x.shape[:-1]
+    B, *n = (x.shape[0], *x.shape[2:]) if first else x.shape[:-1]
     rank = len(ksize)
     K = prod(ksize)
     item = x.dtype.itemsize
@@ -460,13 +522,15 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
     full_shape = tuple(
         (ni - 1) * s + effective_kernel(k, d) for ni, k, s, d in zip(n, ksize, strides, dilation)
     )
-    y = np.empty((B, *out_shape, filters), dtype=x.dtype)
+    y = np.empty((B, filters, *out_shape) if first else (B, *out_shape, filters), x.dtype)
     if B == 0 or prod(out_shape) == 0:
         return y
     bias = None if bias is None else np.asarray(bias).astype(x.dtype, copy=False)
-    # (Cin, K*F): columns ordered (taps..., filter).
+    if bias is not None and first:
+        bias = bias.reshape(filters, *(1,) * rank)  # one value per output plane
+    # (Cin, K*F): columns ordered (taps..., filter); channels_first: (K*F, Cin).
     w = np.moveaxis(kernel.reshape(K, filters, cin), -1, 0).reshape(cin, K * filters)
-    w = np.ascontiguousarray(w.astype(x.dtype, copy=False))
+    w = np.ascontiguousarray((w.T if first else w).astype(x.dtype, copy=False))
     x = np.ascontiguousarray(x)
     n_cells = prod(n)
     tiled = (
@@ -492,30 +556,48 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None) ->
                 dst.append(slice(lo * s + off, hi * s + off + 1, s))
             else:
                 moves.append((tuple(dst), tap, tuple(src)))
-    # Tiled (no overlap): out[i*k + j] = (x[i] @ W)[j], a transposed copy per chunk.
-    perm = [0]
-    for a in range(rank):
-        perm += [1 + a, 1 + rank + a]
-    perm.append(1 + 2 * rank)
+    # Tiled (no overlap): out[i*k + j] = (x[i] @ W)[j], a transposed copy per chunk; the
+    # columns' axes (nb, *n, *k, F) go to (nb, n0, k0, n1, k1, ..., F), or channels_first
+    # (nb, *k, F, *n) to (nb, F, n0, k0, ...).
+    if first:
+        perm = [0, 1 + rank]
+        for a in range(rank):
+            perm += [2 + rank + a, 1 + a]
+    else:
+        perm = [0]
+        for a in range(rank):
+            perm += [1 + a, 1 + rank + a]
+        perm.append(1 + 2 * rank)
     inter = [v for ni, k in zip(n, ksize) for v in (ni, k)]
     cols_per_sample = n_cells * K * filters
 
     def scatter(out, cols):
-        """Add every tap's columns ``cols`` (nb, *n, *k, F) into ``out`` (nb, *out, F)."""
+        """Add every tap's columns ``cols`` (nb, *n, *k, F) into ``out`` (nb, *out, F);
+        channels_first: (nb, *k, F, *n) into (nb, F, *out)."""
         if bias is None:
             out.fill(0)
         else:
             out[...] = bias
         for dst, tap, src in moves:
-            out[(slice(None), *dst)] += cols[(slice(None), *src, *tap)]
+            if first:
+                out[(slice(None), slice(None), *dst)] += cols[(slice(None), *tap, slice(None),
+                                                               *src)]
+            else:
+                out[(slice(None), *dst)] += cols[(slice(None), *src, *tap)]
 
     def chunk(bs, cols_buf, threads=False):
         nb = bs.stop - bs.start
-        cols = cols_buf[: nb * cols_per_sample].reshape(nb * n_cells, K * filters)
-        np.matmul(x[bs].reshape(-1, cin), w, out=cols)
-        cols = cols.reshape(nb, *n, *ksize, filters)
+        if first:
+            cols = cols_buf[: nb * cols_per_sample].reshape(nb, K * filters, n_cells)
+            np.matmul(w, x[bs].reshape(nb, cin, n_cells), out=cols)
+            cols = cols.reshape(nb, *ksize, filters, *n)
+        else:
+            cols = cols_buf[: nb * cols_per_sample].reshape(nb * n_cells, K * filters)
+            np.matmul(x[bs].reshape(-1, cin), w, out=cols)
+            cols = cols.reshape(nb, *n, *ksize, filters)
         if tiled:
-            np.copyto(y[bs].reshape(nb, *inter, filters), cols.transpose(perm))
+            shape = (nb, filters, *inter) if first else (nb, *inter, filters)
+            np.copyto(y[bs].reshape(shape), cols.transpose(perm))
             if bias is not None:
                 y[bs] += bias
         elif threads:  # the scatter on THREADS threads, over parts of the chunk

@@ -175,12 +175,16 @@ class Layer:
     Subclasses set ``rank``, ``family`` (the key of :data:`convviz.catalog.FAMILIES` they
     belong to) and ``has_data_format``; they implement
     ``_build_weights(channels)``, ``_spatial_output(spatial)``, ``_channels_out(c)``
-    and ``_call_last(x)`` on channels-last arrays.
+    and ``_call_last(x)`` on channels-last arrays.  A subclass whose kernel reads a
+    strided channels-last view and writes a channels_first output itself sets
+    ``fuses_first`` and takes ``_call_last(x, out_first=True)``: channels_first inputs
+    then skip the two layout copies.
     """
 
     rank = 0
     family = ""
     has_data_format = True
+    fuses_first = False
 
     def __init__(self, name=None, trainable=True, dtype=None, activity_regularizer=None,
                  data_format=_UNSET, **kwargs):
@@ -338,10 +342,13 @@ class Layer:
             )
         self.compute_output_shape(x.shape)  # validates spatial sizes with Keras's messages
         first = layout.is_first(self.data_format)
-        last = np.ascontiguousarray(layout.to_last(x, self.data_format)) if first else x
-        y = self._call_last(last)
-        if first:
-            y = np.ascontiguousarray(layout.from_last(y, self.data_format))
+        if first and self.fuses_first:
+            y = self._call_last(layout.to_last(x, self.data_format), out_first=True)
+        else:
+            last = np.ascontiguousarray(layout.to_last(x, self.data_format)) if first else x
+            y = self._call_last(last)
+            if first:
+                y = np.ascontiguousarray(layout.from_last(y, self.data_format))
         activation = getattr(self, "activation", activations.linear)
         if activation is not activations.linear:
             y = np.asarray(activation(y))
@@ -535,10 +542,12 @@ class BaseConv(_WindowedConv):
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             self.bias_regularizer)
 
-    def _call_last(self, x):
+    fuses_first = True
+
+    def _call_last(self, x, out_first=False):
         pads = self.pads(x.shape[1:-1])
         return engine.conv(x, self.kernel, self.strides, pads, self.dilation_rate, self.groups,
-                           bias=self._bias())
+                           bias=self._bias(), out_first=out_first)
 
     trace_kind = "conv"
 
@@ -615,10 +624,14 @@ class BaseDepthwiseConv(_WindowedConv):
             self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
                             self.bias_regularizer)
 
-    def _call_last(self, x):
+    fuses_first = True
+
+    def _call_last(self, x, out_first=False):
         pads = self.pads(x.shape[1:-1])
+        if out_first:  # x is the channels-last view of the channels_first input
+            x = np.moveaxis(x, -1, 1)
         return engine.depthwise_conv(x, self.kernel, self.strides, pads, self.dilation_rate,
-                                     bias=self._bias())
+                                     bias=self._bias(), first=out_first)
 
     trace_kind = "depthwise"
 
@@ -702,13 +715,20 @@ class BaseSeparableConv(_WindowedConv):
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             self.bias_regularizer)
 
-    def _call_last(self, x):
+    fuses_first = True
+
+    def _call_last(self, x, out_first=False):
         pads = self.pads(x.shape[1:-1])
+        if out_first:  # x is the channels-last view of the channels_first input
+            x = np.moveaxis(x, -1, 1)
         mid = engine.depthwise_conv(x, self.depthwise_kernel, self.strides, pads,
-                                    self.dilation_rate)
+                                    self.dilation_rate, first=out_first)
+        if out_first:
+            mid = np.moveaxis(mid, 1, -1)
         ones = (1,) * self.rank
         zero = ((0, 0),) * self.rank
-        return engine.conv(mid, self.pointwise_kernel, ones, zero, ones, bias=self._bias())
+        return engine.conv(mid, self.pointwise_kernel, ones, zero, ones, bias=self._bias(),
+                           out_first=out_first)
 
     trace_kind = "separable"
 
@@ -836,10 +856,14 @@ class BaseConvTranspose(_WindowedConv):
             self.add_weight("bias", (self.filters,), self.bias_initializer,
                             self.bias_regularizer)
 
-    def _call_last(self, x):
+    fuses_first = True
+
+    def _call_last(self, x, out_first=False):
         out = self._spatial_output(x.shape[1:-1])
+        if out_first:  # x is the channels-last view of the channels_first input
+            x = np.moveaxis(x, -1, 1)
         return engine.conv_transpose(x, self.kernel, self.strides, self.dilation_rate,
-                                     self.crops(), out, bias=self._bias())
+                                     self.crops(), out, bias=self._bias(), first=out_first)
 
     trace_kind = "transpose"
 

@@ -680,6 +680,59 @@ def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, th
     assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mode", list(DW_MODES))
+@pytest.mark.parametrize("cls,spatial,c,m,ks,s,padding,d", DW_CASES)
+def test_depthwise_layer_chunked_channels_first(cls, spatial, c, m, ks, s, padding, d, mode,
+                                                threads, dtype, monkeypatch, spy):
+    """channels_first stays so: every (sample, channel) plane is a sample of one channel
+    with its own weights, chunked as whole planes or rows of one; x is never transposed."""
+    batch = 3
+    ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
+    row = math.prod(out[1:]) * m * np.dtype(dtype).itemsize  # one plane's row, all m
+    cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
+    monkeypatch.setattr(engine, "CACHE_BYTES", cache)
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    rng = np.random.default_rng(21)
+    x = randn(rng, (batch, *spatial, c), dtype)
+    weights = [randn(rng, ks + (c, m), dtype), randn(rng, (c * m,), dtype)]
+    layer = getattr(convviz, cls)(ks, strides=s, padding=padding, depth_multiplier=m,
+                                  dilation_rate=d, dtype=np.dtype(dtype).name,
+                                  data_format="channels_first")
+    xin = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    layer.build(xin.shape)
+    layer.set_weights(weights)
+    got = np.asarray(layer(xin))
+    assert got.flags.c_contiguous and got.shape == (batch, c * m, *out)
+    check(np.moveaxis(got, 1, -1), depthwise_ref(x, *weights, s, padding, d), dtype)
+    [chunk_list] = spy.row_chunks
+    assert chunk_list == expected_row_chunks(batch * c, out[0], per_chunk, whole)
+    assert spy.tasks == [len(chunk_list)]
+    padded = any(p != (0, 0) for p in pads)
+    assert len(spy.fills) == (len(chunk_list) if padded else 0)
+    # windows of the padded slab, or of the input's own memory (no transposed copy)
+    assert all(np.shares_memory(base, xin) != padded for base in spy.window_bases)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gemm_rows", [1, 40, 10**6])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_pointwise_conv_channels_first(gemm_rows, use_bias, dtype, monkeypatch, spy):
+    """A 1x1 Conv2D (and SeparableConv2D's pointwise step) on channels_first data:
+    ``W^T @ x[b]`` per chunk of samples, straight into a channels_first output."""
+    monkeypatch.setattr(engine, "GEMM_ROWS", gemm_rows)
+    rng = np.random.default_rng(22)
+    x = randn(rng, (5, 4, 3, 6), dtype)
+    weights = [randn(rng, (1, 1, 6, 7), dtype)] + ([randn(rng, (7,), dtype)] if use_bias else [])
+    layer = convviz.Conv2D(7, 1, use_bias=use_bias, data_format="channels_first",
+                           dtype=np.dtype(dtype).name)
+    got = run(layer, x, weights, "channels_first")
+    check(got, conv_ref(x, weights[0], weights[1] if use_bias else None), dtype)
+    per = {1: 5, 40: 2, 10**6: 1}[gemm_rows]  # samples of 12 cells: 1 each, 3 + 2, all 5
+    assert spy.calls["matmul"] == per
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("pads", [((4, 3), (0, 2)), ((0, 1), (3, 0)), ((0, 0), (0, 0))])
 def test_depthwise_direct_pads(pads, threads, monkeypatch, spy):
@@ -757,25 +810,29 @@ TRANSPOSE_CASES = [
 
 
 def check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
-                               dtype, seed):
+                               dtype, seed, data_format="channels_last"):
     """Run the transposed layer ``cls`` with bias on random data, compare with the loop
     reference, and check its output size is ``out``."""
     rng = np.random.default_rng(seed)
     x = randn(rng, (batch, *spatial, cin), dtype)
     weights = [randn(rng, ks + (filters, cin), dtype), randn(rng, (filters,), dtype)]
     layer = getattr(convviz, cls)(filters, ks, strides=s, padding=padding, output_padding=op,
-                                  dilation_rate=d, dtype=np.dtype(dtype).name)
-    got = run(layer, x, weights)
+                                  dilation_rate=d, dtype=np.dtype(dtype).name,
+                                  data_format=data_format)
+    got = run(layer, x, weights, data_format)
     check(got, conv_transpose_ref(x, *weights, s, padding, op, d), dtype)
     assert got.shape[1:-1] == out
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("per_chunk", [1, 2])
 @pytest.mark.parametrize("cls,spatial,cin,filters,ks,s,padding,op,d,path", TRANSPOSE_CASES)
 def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding, op, d, path,
-                                      per_chunk, threads, dtype, monkeypatch, spy):
+                                      per_chunk, threads, dtype, data_format, monkeypatch, spy):
+    """Chunks of the batch, tiled or scattered; channels_first data stays so (columns
+    ``W^T @ x[b]``, planes scattered)."""
     rank, batch = len(spatial), 3
     ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
     ops = (None,) * rank if op is None else as_tuple(op, rank)
@@ -792,7 +849,7 @@ def test_conv_transpose_layer_chunked(cls, spatial, cin, filters, ks, s, padding
         monkeypatch.setattr(engine, "CHUNK_BYTES", per_chunk * per_sample)
     monkeypatch.setattr(parallel, "THREADS", threads)
     check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
-                               dtype, 30)
+                               dtype, 30, data_format)
     [(total, batch_chunks)] = spy.chunks
     assert total == batch
     assert batch_chunks == [slice(b, min(b + per_chunk, batch)) for b in range(0, batch, per_chunk)]
@@ -996,8 +1053,9 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
     assert spy.calls["matmul"] == len(chunk_list) * per_chunk
     padded = any(p != (0, 0) for p in pads)
     assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    if padded:  # each worker fills its own slab buffer
-        assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
+    if padded:  # each worker fills its own slab buffer (no output buffer: channels_last)
+        assert all(len(value) == 3 and value[1] is not None and value[2] is None
+                   for _, value in spy.states)
     assert_conv_gather(spy, x, spy.calls["matmul"], take,
                        per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
     blas.assert_restored()
@@ -1262,3 +1320,49 @@ def test_split_declined_when_worker_buffers_would_exceed_chunk_bytes(path, monke
     monkeypatch.setattr(engine, "CHUNK_BYTES", 2 * unit[path] * 4)  # exactly fits: split
     check(call(), want, np.float32)
     assert split_spy.states and blas.sets
+
+
+FUSED_FIRST = [
+    # layer, its weights' shapes (for 4 channels in), the engine function, its flag
+    (lambda: convviz.Conv2D(5, 3, padding="same", data_format="channels_first"),
+     [(3, 3, 4, 5), (5,)], "conv", "out_first"),
+    (lambda: convviz.Conv2D(5, 1, data_format="channels_first"),
+     [(1, 1, 4, 5), (5,)], "conv", "out_first"),
+    (lambda: convviz.DepthwiseConv2D(3, depth_multiplier=2, data_format="channels_first"),
+     [(3, 3, 4, 2), (8,)], "depthwise_conv", "first"),
+    (lambda: convviz.SeparableConv2D(3, 2, padding="same", data_format="channels_first"),
+     [(2, 2, 4, 1), (1, 1, 4, 3), (3,)], "depthwise_conv", "first"),
+    (lambda: convviz.Conv2DTranspose(3, 3, strides=2, padding="same",
+                                     data_format="channels_first"),
+     [(3, 3, 3, 4), (3,)], "conv_transpose", "first"),
+]
+
+
+@pytest.mark.parametrize("make,shapes,fn,flag", FUSED_FIRST)
+def test_channels_first_input_is_never_transposed(make, shapes, fn, flag, monkeypatch):
+    """The layers hand the engine the channels_first input's own memory (no transposed
+    copy) and take its channels_first output as it is; the numbers are channels_last's."""
+    seen = []
+    real = getattr(engine, fn)
+
+    def spy(x, *args, **kwargs):
+        seen.append((x, kwargs.get(flag)))
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(engine, fn, spy)
+    rng = np.random.default_rng(23)
+    x = randn(rng, (2, 4, 7, 6))  # (B, C, H, W)
+    weights = [randn(rng, s) for s in shapes]
+    layer = make()
+    layer.build(x.shape)
+    layer.set_weights(weights)
+    got = np.asarray(layer(x))
+    assert seen and seen[0][1] is True and np.shares_memory(seen[0][0], x)
+    config = {**layer.get_config(), "data_format": "channels_last", "name": "cl"}
+    twin = type(layer).from_config(config)
+    x_last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    twin.build(x_last.shape)
+    twin.set_weights(weights)
+    want = np.moveaxis(np.asarray(twin(x_last)), -1, 1)
+    assert got.flags.c_contiguous
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
