@@ -52,6 +52,7 @@ def main() -> None:
 if __name__ == "__main__":  # a session's run of this script
     main()
 else:  # imported by `streamlit run app.py` (or uvicorn): serve the script plus downloads
-    from convviz.viz import downloads
+    from convviz.viz import downloads, memory
 
+    memory.tune()  # the process's allocator, set for a class (see convviz.viz.memory)
     app = st.App(__file__, routes=downloads.routes(), lifespan=downloads.lifespan)
