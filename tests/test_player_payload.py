@@ -226,3 +226,14 @@ def test_the_components_message_is_the_payload_as_json(spec, kind):
                                                                        max_frames=5).scene)
     other = view.build(spec, view=kind, max_frames=4)
     assert player.picture_id(v.scene) != player.picture_id(other.scene)
+
+
+def test_the_scene_keeps_the_payload_text_not_its_frames():
+    """Once the payload is text the scene forgets its frames (a cached view then holds
+    the text only); a frame asked for later is made again, the same."""
+    v = view.build(CASES[0])
+    before = json.dumps(player._frame(v.scene, 3, {}))
+    text = v.message()["json"]
+    assert not v.scene._cache
+    assert json.dumps(player._frame(v.scene, 3, {})) == before
+    assert v.message()["json"] == text and json.loads(text)["steps"] == v.steps

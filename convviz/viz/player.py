@@ -244,6 +244,7 @@ def _base(scene: sc.Scene) -> dict:
     made = {i: _frame(scene, i, table) for i in frames}
     _chain([made[i] for i in frames])
     scene.memo["player"] = _serialize(base, made, table)
+    scene.drop_frames()  # the text is what is kept
     return scene.memo["player"]
 
 

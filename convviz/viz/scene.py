@@ -459,6 +459,13 @@ class Scene:
             self._cache[i] = fr
         return self._cache[i]
 
+    def drop_frames(self) -> None:
+        """Forget the frames made so far (:meth:`frame` makes a step's again when asked).
+        The player calls this once its payload is text: a scene kept in a server's view
+        cache then holds that text, not every frame's arrays and strings too (about five
+        times the text's size)."""
+        self._cache.clear()
+
     def kept(self, name: str, key, make, limit: int):
         """``make()`` for ``key``, kept in :attr:`memo` under ``name`` (the ``limit`` most
         recently made; the oldest goes first): what a painter derives per step or option."""
