@@ -4,9 +4,9 @@ Every function takes ``x`` of shape ``(batch, *spatial, channels)``; the rank is
 ``len(strides)`` (or of the kernel's spatial part), never a parameter.  Layers in
 :mod:`convviz.layers` handle ``data_format``, weights, bias and activation and
 call into here.  For channels_first data, :func:`conv` reads the channels-last *view* of
-the input (each chunk's padded slab is copied from it anyway) and writes a channels_first
-output (``out_first``), and :func:`depthwise_conv` works on the planes as they lie
-(``first``), so neither transposes a whole array.
+the input (each chunk's padded slab is copied from it anyway) and multiplies its columns
+into a channels_first output (``out_first``), and :func:`depthwise_conv` works on the
+planes as they lie (``first``), so neither transposes a whole array.
 
 Memory is bounded by working in chunks of the batch (and, for a single huge
 sample, of the first output axis): the im2col buffer of one chunk stays under
@@ -232,6 +232,13 @@ def _slab(x, pads, spatial, first, count, buf=None) -> np.ndarray:
     return dst
 
 
+def _planes(a, *shape) -> np.ndarray:
+    """``a`` reshaped to ``shape`` as a view (a matmul writes into it), never a copy."""
+    view = a.view()
+    view.shape = shape  # raises rather than copy
+    return view
+
+
 def _pointwise_first(x, w, bias) -> np.ndarray:
     """A 1x1 convolution of channels_first data, as channels_first: ``W^T @ x[b]`` per
     sample, ``(F, C) x (C, cells)``; ``x`` is the channels-last view of ``(B, C, *n)``."""
@@ -285,8 +292,9 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
     strides, dilation : tuple of ints per axis
     pads : ``((lo, hi), ...)`` per axis (negative values crop)
     bias : ndarray of shape ``(F,)`` or None
-    out_first : return ``(B, F, *out)``: each chunk's rows are computed into a buffer of
-        the worker's and copied into their place (a 1x1 convolution is ``W^T @ x[b]``)
+    out_first : return ``(B, F, *out)``: per sample of a chunk, ``W^T @ cols^T`` is
+        written straight into its output planes' rows (a 1x1 convolution is
+        ``W^T @ x[b]``)
 
     Returns
     -------
@@ -374,12 +382,13 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
         ).ravel()
         if groups > 1:
             idx *= groups
-    def work(bs, rs, nrow, buf, slab_buf, out_buf):
+    if out_first:  # (fg, K*cg) filters, each group's multiplied into its output planes
+        wg_t = np.ascontiguousarray(wg.transpose(0, 2, 1))
+        bias_planes = None if bias is None else bias.reshape(filters, *(1,) * len(out_shape))
+
+    def work(bs, rs, nrow, buf, slab_buf):
         ysub = y[bs, rs]
-        rows = prod(ysub.shape[:-1])
-        # Straight into y, or for a channels_first y into a buffer copied over at the end.
-        y2 = ysub.reshape(rows, filters) if out_buf is None else \
-            out_buf[: rows * filters].reshape(rows, filters)
+        nb, rows = bs.stop - bs.start, prod(ysub.shape[:-1])
         cols = buf[: rows * KC]
         first = (rs.start or 0) * strides[0]
         count = spatial[0] if whole else (nrow - 1) * strides[0] + ke0
@@ -393,16 +402,22 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
                 src = _runs(slab, ksize, strides, dilation, (nrow, *out_shape[1:]),
                             g * cg, run_view)
                 np.copyto(cols.view(src.dtype).reshape(src.shape), src)
-            np.matmul(cols.reshape(rows, KC), wg[g], out=y2[:, g * fg:(g + 1) * fg])
+            if out_first:  # W^T (fg, KC) x cols^T (KC, cells) per sample: its planes' rows
+                planes = _planes(y_out[bs, g * fg:(g + 1) * fg, rs], nb, fg, rows // nb)
+                np.matmul(wg_t[g], cols.reshape(nb, rows // nb, KC).transpose(0, 2, 1),
+                          out=planes)
+            else:
+                np.matmul(cols.reshape(rows, KC), wg[g],
+                          out=ysub.reshape(rows, filters)[:, g * fg:(g + 1) * fg])
         if bias is not None:
-            y2 += bias
-        if out_buf is not None:
-            ysub[...] = y2.reshape(ysub.shape)
+            if out_first:
+                y_out[bs, :, rs] += bias_planes
+            else:
+                ysub.reshape(rows, filters)[...] += bias
 
     def buffers():
         return (np.empty(rows_max * KC, dtype=dtype),
-                np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None,
-                np.empty(rows_max * filters, dtype=dtype) if out_first else None)
+                np.empty(nb_max * slab_rows * row_cells, dtype=dtype) if padded else None)
 
     parallel.matmul_chunks(work, [(bs, rs, nrow) for (bs, rs), nrow in zip(chunks, span)],
                            buffers, split)
@@ -416,7 +431,9 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None, first=False) -
     :data:`parallel.THREADS` threads; taps are summed in ``np.ndindex`` order, then the
     bias is added.  With ``first`` the input and output are channels_first and stay so:
     each (sample, channel) plane is then a sample of one channel (``(B*C, *n, 1)``, a view)
-    with its own weight per tap, so neither array is transposed.
+    with its own weight per tap, so neither array is transposed; with stride 1 the outputs
+    are computed over the padded width (the extra cells dropped), so that each tap reads
+    one run per plane of the chunk's slab instead of one short run per row.
 
     Parameters
     ----------
@@ -454,9 +471,47 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None, first=False) -
         w_at = {(tap, m): np.tile(w[tap + (slice(None), m)], B).reshape(col)
                 for tap in taps for m in range(M)}
         b_at = None if b is None else [np.tile(b[:, m], B).reshape(col) for m in range(M)]
-        per_row = prod(out_shape[1:]) * M * x.itemsize
+        # Stride 1: a tap's inputs for a chunk's rows are one run of its planes' flat slab
+        # at the tap's offset, if the outputs are computed over the padded width (the
+        # extra cells are dropped at the end): long runs, not one short run per row.
+        flat = all(s == 1 for s in strides)
+        cell = [prod(spatial[a + 1:]) for a in range(rank)]
+        offsets = [sum(j * d * c for j, d, c in zip(tap, dilation, cell)) for tap in taps]
+        slack = offsets[-1] - (ksize[0] - 1) * dilation[0] * cell[0]  # past the last row
+        per_row = (cell[0] if flat else prod(out_shape[1:])) * M * x.itemsize
     else:
         per_row = prod(out_shape[1:]) * C * M * x.itemsize
+        flat = False
+
+    def flat_work(bs, rs):
+        """``work`` for stride 1 and channels_first: per tap, a run of every plane."""
+        with np.errstate(all="ignore"):  # inf/nan reach the dropped cells too: no warnings
+            flat_rows(bs, rs)
+
+    def flat_rows(bs, rs):
+        nb, nrow = bs.stop - bs.start, len(range(*rs.indices(out_shape[0])))
+        P = cell[0]  # padded cells per row of a plane
+        count = nrow - 1 + ke0
+        buf = np.empty(nb * count * P + slack, dtype=x.dtype)
+        buf[nb * count * P:] = 0
+        _fill_slab(buf[: nb * count * P].reshape(nb, count, *spatial[1:], 1), x[bs], pads,
+                   rs.start or 0)
+        item = buf.itemsize
+        acc, tmp = np.empty((nb, nrow * P), x.dtype), np.empty((nb, nrow * P), x.dtype)
+        valid = (slice(None), slice(None), *(slice(0, o) for o in out_shape[1:]))
+        for m in range(M):
+            for i, (tap, off) in enumerate(zip(taps, offsets)):
+                src = as_strided(buf[off:], shape=(nb, nrow * P), strides=(count * P * item,
+                                                                          item))
+                wt = w_at[tap, m][bs].reshape(nb, 1)
+                if i == 0:
+                    np.multiply(src, wt, out=acc)
+                else:
+                    np.multiply(src, wt, out=tmp)
+                    acc += tmp
+            if b is not None:
+                acc += b_at[m][bs].reshape(nb, 1)
+            planes[m][bs, rs][..., 0] = acc.reshape(nb, nrow, *spatial[1:])[valid]
 
     def work(bs, rs):
         nrow = len(range(*rs.indices(out_shape[0])))
@@ -479,7 +534,8 @@ def depthwise_conv(x, kernel, strides, pads, dilation, bias=None, first=False) -
             if b is not None:
                 dst += b_at[m][bs] if first else b[:, m]
 
-    parallel.run(work, _row_chunks(x.shape[0], out_shape[0], per_row, CACHE_BYTES))
+    parallel.run(flat_work if flat else work,
+                 _row_chunks(x.shape[0], out_shape[0], per_row, CACHE_BYTES))
     return y.reshape((B, C * M, *out_shape) if first else (B, *out_shape, C * M))
 
 

@@ -687,10 +687,15 @@ def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, th
 def test_depthwise_layer_chunked_channels_first(cls, spatial, c, m, ks, s, padding, d, mode,
                                                 threads, dtype, monkeypatch, spy):
     """channels_first stays so: every (sample, channel) plane is a sample of one channel
-    with its own weights, chunked as whole planes or rows of one; x is never transposed."""
+    with its own weights, chunked as whole planes or rows of one; x is never transposed.
+    With stride 1 a tap's inputs are one run of the chunk's flat slab (the outputs are
+    computed over the padded width, the extra cells dropped), else windows per row."""
     batch = 3
     ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
-    row = math.prod(out[1:]) * m * np.dtype(dtype).itemsize  # one plane's row, all m
+    flat = all(si == 1 for si in s)
+    padded_shape = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
+    cells = padded_shape[1:] if flat else out[1:]  # of a row of one plane, as computed
+    row = math.prod(cells) * m * np.dtype(dtype).itemsize
     cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
     monkeypatch.setattr(engine, "CACHE_BYTES", cache)
     monkeypatch.setattr(parallel, "THREADS", threads)
@@ -710,9 +715,12 @@ def test_depthwise_layer_chunked_channels_first(cls, spatial, c, m, ks, s, paddi
     assert chunk_list == expected_row_chunks(batch * c, out[0], per_chunk, whole)
     assert spy.tasks == [len(chunk_list)]
     padded = any(p != (0, 0) for p in pads)
-    assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    # windows of the padded slab, or of the input's own memory (no transposed copy)
-    assert all(np.shares_memory(base, xin) != padded for base in spy.window_bases)
+    if flat:  # every chunk's slab written (with room for the last runs), no windows
+        assert len(spy.fills) == len(chunk_list) and not spy.window_bases
+    else:  # windows of the padded slab, or of the input's own memory (no transposed copy)
+        assert len(spy.fills) == (len(chunk_list) if padded else 0)
+        assert len(spy.window_bases) == len(chunk_list)
+        assert all(np.shares_memory(base, xin) != padded for base in spy.window_bases)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1053,9 +1061,8 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
     assert spy.calls["matmul"] == len(chunk_list) * per_chunk
     padded = any(p != (0, 0) for p in pads)
     assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    if padded:  # each worker fills its own slab buffer (no output buffer: channels_last)
-        assert all(len(value) == 3 and value[1] is not None and value[2] is None
-                   for _, value in spy.states)
+    if padded:  # each worker fills its own slab buffer
+        assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
     assert_conv_gather(spy, x, spy.calls["matmul"], take,
                        per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
     blas.assert_restored()
