@@ -651,15 +651,24 @@ DW_MODES = {
 }
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("mode", list(DW_MODES))
 @pytest.mark.parametrize("cls,spatial,c,m,ks,s,padding,d", DW_CASES)
 def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, threads, dtype,
-                                 monkeypatch, spy):
+                                 data_format, monkeypatch, spy):
+    """Chunks of (batch, rows) on 1 or 2 threads.  channels_first stays so: every (sample,
+    channel) plane is a sample of one channel with its own weights, and x is never
+    transposed; with stride 1 a tap's inputs are one run of the chunk's flat slab (the
+    outputs computed over the padded width, the extra cells dropped), else windows."""
+    first = data_format == "channels_first"
+    flat = first and all(si == 1 for si in as_tuple(s, len(spatial)))
     batch = 3
     ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
-    row = math.prod(out[1:]) * c * m * np.dtype(dtype).itemsize
+    padded_shape = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
+    cells = padded_shape[1:] if flat else out[1:]  # of a row, as computed
+    row = math.prod(cells) * (1 if first else c) * m * np.dtype(dtype).itemsize
     cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
     monkeypatch.setattr(engine, "CACHE_BYTES", cache)
     monkeypatch.setattr(parallel, "THREADS", threads)
@@ -667,53 +676,21 @@ def test_depthwise_layer_chunked(cls, spatial, c, m, ks, s, padding, d, mode, th
     x = randn(rng, (batch, *spatial, c), dtype)
     weights = [randn(rng, ks + (c, m), dtype), randn(rng, (c * m,), dtype)]
     layer = getattr(convviz, cls)(ks, strides=s, padding=padding, depth_multiplier=m,
-                                  dilation_rate=d, dtype=np.dtype(dtype).name)
-    check(run(layer, x, weights), depthwise_ref(x, *weights, s, padding, d), dtype)
-    [chunk_list] = spy.row_chunks
-    assert chunk_list == expected_row_chunks(batch, out[0], per_chunk, whole)
-    assert len(chunk_list) > 1
-    assert spy.tasks == [len(chunk_list)]
-    assert spy.pool_used == (threads > 1)
-    padded = any(p != (0, 0) for p in pads)
-    assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    assert len(spy.window_bases) == len(chunk_list)
-    assert all(np.shares_memory(base, x) != padded for base in spy.window_bases)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("mode", list(DW_MODES))
-@pytest.mark.parametrize("cls,spatial,c,m,ks,s,padding,d", DW_CASES)
-def test_depthwise_layer_chunked_channels_first(cls, spatial, c, m, ks, s, padding, d, mode,
-                                                threads, dtype, monkeypatch, spy):
-    """channels_first stays so: every (sample, channel) plane is a sample of one channel
-    with its own weights, chunked as whole planes or rows of one; x is never transposed.
-    With stride 1 a tap's inputs are one run of the chunk's flat slab (the outputs are
-    computed over the padded width, the extra cells dropped), else windows per row."""
-    batch = 3
-    ks, s, d, out, pads = conv_geometry(spatial, ks, s, padding, d)
-    flat = all(si == 1 for si in s)
-    padded_shape = [n + lo + hi for n, (lo, hi) in zip(spatial, pads)]
-    cells = padded_shape[1:] if flat else out[1:]  # of a row of one plane, as computed
-    row = math.prod(cells) * m * np.dtype(dtype).itemsize
-    cache, per_chunk, whole = DW_MODES[mode](row, row * out[0])
-    monkeypatch.setattr(engine, "CACHE_BYTES", cache)
-    monkeypatch.setattr(parallel, "THREADS", threads)
-    rng = np.random.default_rng(21)
-    x = randn(rng, (batch, *spatial, c), dtype)
-    weights = [randn(rng, ks + (c, m), dtype), randn(rng, (c * m,), dtype)]
-    layer = getattr(convviz, cls)(ks, strides=s, padding=padding, depth_multiplier=m,
                                   dilation_rate=d, dtype=np.dtype(dtype).name,
-                                  data_format="channels_first")
-    xin = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+                                  data_format=data_format)
+    xin = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if first else x
     layer.build(xin.shape)
     layer.set_weights(weights)
     got = np.asarray(layer(xin))
-    assert got.flags.c_contiguous and got.shape == (batch, c * m, *out)
-    check(np.moveaxis(got, 1, -1), depthwise_ref(x, *weights, s, padding, d), dtype)
+    assert got.flags.c_contiguous
+    got = np.moveaxis(got, 1, -1) if first else got
+    check(got, depthwise_ref(x, *weights, s, padding, d), dtype)
     [chunk_list] = spy.row_chunks
-    assert chunk_list == expected_row_chunks(batch * c, out[0], per_chunk, whole)
+    assert chunk_list == expected_row_chunks(batch * (c if first else 1), out[0], per_chunk,
+                                             whole)
+    assert len(chunk_list) > 1
     assert spy.tasks == [len(chunk_list)]
+    assert spy.pool_used == (threads > 1)
     padded = any(p != (0, 0) for p in pads)
     if flat:  # every chunk's slab written (with room for the last runs), no windows
         assert len(spy.fills) == len(chunk_list) and not spy.window_bases
