@@ -103,7 +103,8 @@ def blas_api():
     return _BLAS
 
 
-def _find_blas():
+def _openblas(function: str):
+    """NumPy's OpenBLAS's ``openblas_<function>`` (whatever its symbol prefix), or None."""
     # Only a library this process has already loaded (RTLD_NOLOAD): a stray copy in
     # numpy.libs would have its own thread pool, and setting it would not affect NumPy.
     mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 0)
@@ -114,15 +115,51 @@ def _find_blas():
         except OSError:
             continue
         for name in ("scipy_openblas_{}64_", "openblas_{}64_", "openblas_{}"):
-            try:
-                get = getattr(lib, name.format("get_num_threads"))
-                put = getattr(lib, name.format("set_num_threads"))
-            except AttributeError:
-                continue
-            get.restype, get.argtypes = ctypes.c_int, []
-            put.restype, put.argtypes = None, [ctypes.c_int]
-            return (get, put)
-    return False
+            fn = getattr(lib, name.format(function), None)
+            if fn is not None:
+                return fn
+    return None
+
+
+def _find_blas():
+    get, put = _openblas("get_num_threads"), _openblas("set_num_threads")
+    if get is None or put is None:
+        return False
+    get.restype, get.argtypes = ctypes.c_int, []
+    put.restype, put.argtypes = None, [ctypes.c_int]
+    return (get, put)
+
+
+#: Stack the narrow matmuls of a convolution as many small ones (:func:`small_gemm`).
+SMALL_GEMM = True
+
+#: The OpenBLAS kernel sets (``openblas_get_corename``, lower case) with "small matrix"
+#: kernels for float32 and float64: AVX-512 ones, which OpenBLAS also picks for AMD Zen 4.
+#: A matmul of at most 100^3 multiply-adds then reads its operands where they lie instead
+#: of packing them into buffers first (``SMALL_MATRIX_OPT``, on in NumPy's x86-64 wheels).
+SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+_CORE: str | None = None
+
+
+def blas_core() -> str:
+    """The kernel set NumPy's OpenBLAS chose for this CPU, lower case ("" if unknown)."""
+    global _CORE
+    if _CORE is None:
+        fn = _openblas("get_corename")
+        if fn is None:
+            _CORE = ""
+        else:
+            fn.restype, fn.argtypes = ctypes.c_char_p, []
+            _CORE = (fn() or b"").decode("ascii", "replace").strip().lower()
+    return _CORE
+
+
+def small_gemm() -> bool:
+    """Whether a stack of small single-threaded matmuls (at most
+    :data:`convviz.engine.SMALL_MACS` multiply-adds each) beats one large one: with
+    :data:`SMALL_GEMM` on, on an OpenBLAS core of :data:`SMALL_GEMM_CORES`."""
+    return bool(SMALL_GEMM and blas_core() in SMALL_GEMM_CORES)
 
 
 def can_split() -> bool:

@@ -86,7 +86,7 @@ class _NumpySpy:
         spy = self._spy
 
         def counted(*args, **kwargs):
-            spy.called(name)
+            spy.called(name, args, kwargs)
             return attr(*args, **kwargs)
 
         return counted
@@ -110,6 +110,7 @@ class Spy:
         self.threads = set()  # names of the threads that ran engine tasks
         self.states = []  # (thread name, value) of every state() call of a parallel.run worker
         self.blas_threads = []  # OpenBLAS thread count when each np.matmul was called
+        self.matmul_shapes = []  # (left, right, out) operand shapes of every np.matmul
         self.fail_matmul = None  # raise ForcedError on this (1-based) np.matmul call
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -185,11 +186,13 @@ class Spy:
                 monkeypatch.setattr(engine, name, viewer(getattr(engine, name)))
         monkeypatch.setattr(parallel, "run", run)
 
-    def called(self, name):
+    def called(self, name, args=(), kwargs=None):
         with self._lock:
             self.calls[name] += 1
             if name != "matmul":
                 return
+            self.matmul_shapes.append(tuple(np.shape(a) for a in args[:2])
+                                      + (np.shape((kwargs or {}).get("out")),))
             if self._blas_get is not None:
                 self.blas_threads.append(self._blas_get())
             if self.calls[name] == self.fail_matmul:
@@ -1043,6 +1046,75 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
     assert_conv_gather(spy, x, spy.calls["matmul"], take,
                        per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
     blas.assert_restored()
+
+
+SMALL_PER = (1, 2, 3, 10**6)  # rows (cells) per small matmul; 10**6: more than any chunk
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("per", SMALL_PER)
+@pytest.mark.parametrize("spatial,cin,filters,ks,s,padding,d,groups", CONV_CASES)
+def test_conv_small_matmul_stacks(spatial, cin, filters, ks, s, padding, d, groups, per,
+                                  data_format, dtype, monkeypatch, split_spy, blas):
+    """On worker threads with small-matrix kernels (forced on here, whatever this CPU's
+    OpenBLAS core), each chunk's matmul is a stack of matmuls of ``per`` rows (channels_last)
+    or output cells (channels_first) plus one of the rows left over, groups unmerged
+    (each written into its slice of the filters): the same numbers as the loop reference."""
+    spy, batch, rank = split_spy, SPLIT_BATCH, len(spatial)
+    ks, s, d, out, _ = conv_geometry(spatial, ks, s, padding, d)
+    first = data_format == "channels_first"
+    monkeypatch.setattr(parallel, "small_gemm", lambda: True)
+    monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
+    fg, kc = filters // groups, math.prod(ks) * (cin // groups)
+    # SMALL_MACS // (KC * fg) == per; channels_first: at most SMALL_ROWS_FIRST cells
+    monkeypatch.setattr(engine, "SMALL_MACS", per * kc * fg + kc * fg - 1)
+    monkeypatch.setattr(engine, "SMALL_ROWS_FIRST", per if first else 1)
+    item = np.dtype(dtype).itemsize
+    row = math.prod(out[1:]) * kc * item
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 2 * out[0] * row)  # two samples per chunk
+    rng = np.random.default_rng(63)
+    x = randn(rng, (batch, *spatial, cin), dtype)
+    weights = [randn(rng, ks + (cin // groups, filters), dtype), randn(rng, (filters,), dtype)]
+    layer = getattr(convviz, f"Conv{rank}D")(
+        filters, ks, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        data_format=data_format, dtype=np.dtype(dtype).name,
+    )
+    got = run(layer, x, weights, data_format)
+    check(got, conv_ref(x, *weights, s, padding, d, groups), dtype)
+
+    [chunk_list] = spy.row_chunks
+    spy.assert_split(len(chunk_list))
+    cells = math.prod(out)  # per sample
+    expect = []  # the operand shapes of every chunk's matmuls, in the engine's order
+    for bs, _ in chunk_list:
+        nb = bs.stop - bs.start
+        rows = cells if first else nb * cells
+        full = rows - rows % per if per < rows else 0
+        for _ in range(groups):
+            if first and full:
+                expect.append(((fg, kc), (nb, full // per, kc, per), (nb, full // per, fg, per)))
+            elif full:
+                expect.append(((full // per, per, kc), (kc, fg), (full // per, per, fg)))
+            if first and full < rows:
+                expect.append(((fg, kc), (nb, kc, rows - full), (nb, fg, rows - full)))
+            elif full < rows:
+                expect.append(((rows - full, kc), (kc, fg), (rows - full, fg)))
+    assert sorted(spy.matmul_shapes) == sorted(expect)  # workers interleave their chunks
+    blas.assert_restored()
+
+
+def test_conv_small_matmuls_need_worker_threads(monkeypatch, spy):
+    """Small matmuls are single-threaded: on the sequential path (BLAS on all its threads)
+    every chunk stays one matmul, even where ``small_gemm`` holds."""
+    monkeypatch.setattr(parallel, "small_gemm", lambda: True)
+    monkeypatch.setattr(engine, "SMALL_MACS", 1)
+    monkeypatch.setattr(engine, "GEMM_ROWS", 8)
+    check_conv_layer(3, (7, 6), 3, 4, (3, 3), (1, 1), "same", (1, 1), 1, np.float32, 64)
+    [chunk_list] = spy.row_chunks
+    assert len(chunk_list) > 1
+    assert all(len(left) == 2 for left, _, _ in spy.matmul_shapes)
+    assert len(spy.matmul_shapes) == len(chunk_list)
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -180,3 +180,41 @@ def test_parallel_stops_starting_tasks_after_a_failure(threads, trial, monkeypat
     threading.Event().wait(0.3)
     assert sorted(started) == done  # and nothing started after the call returned
     assert set(done) <= set(range(threads))  # only the workers' first tasks ever ran
+
+
+@pytest.mark.parametrize("core,switch,expect", [
+    ("skylakex", True, True), ("cooperlake", True, True), ("sapphirerapids", True, True),
+    ("skylakex", False, False), ("haswell", True, False), ("zen", True, False),
+    ("", True, False),
+])
+def test_small_gemm_only_on_small_matrix_cores(core, switch, expect, monkeypatch):
+    monkeypatch.setattr(parallel, "_CORE", core)
+    monkeypatch.setattr(parallel, "SMALL_GEMM", switch)
+    assert parallel.small_gemm() is expect
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f
+                         if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif("avx2" not in _cpu_flags(), reason="needs an x86-64 CPU with AVX2")
+def test_blas_core_reads_the_core_openblas_runs(blas):
+    """OpenBLAS takes the kernel set named by OPENBLAS_CORETYPE when the CPU can run it:
+    in a fresh interpreter told to use Haswell's (AVX2), ``blas_core`` reports it and the
+    small-matrix stacks are off."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    out = subprocess.run(
+        [sys.executable, "-c", "from convviz import parallel; "
+         "print(parallel.blas_core(), parallel.small_gemm())"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()
+    assert out == ["haswell", "False"]
