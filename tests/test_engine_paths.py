@@ -292,6 +292,13 @@ def merged_groups(groups, fg, min_filters):
     return groups // m
 
 
+def group_major(groups, ks, d):
+    """Whether the engine writes a chunk's slab group-major (each of the ``groups`` groups
+    left after merging with its channels contiguous, even when unpadded): for groups whose
+    taps along the last axis are adjacent, so that each window copies whole kernel rows."""
+    return groups > 1 and d[-1] == 1 and ks[-1] > 1
+
+
 def assert_gather(spy, matmuls, take, single_vector_runs):
     """One gather per matmul: ``np.take`` or a copy from a window view, as configured.
 
@@ -447,15 +454,15 @@ def test_conv_layer_chunked(spatial, cin, filters, ks, s, padding, d, groups, mo
     if not whole and out[0] % step:
         spans = {len(range(*rs.indices(out[0]))) for _, rs in chunk_list}
         assert spans == {step, out[0] % step}  # the last chunk of a sample is shorter
-    # one slab fill per chunk when padded; otherwise the windows view x itself
-    padded = any(p != (0, 0) for p in pads)
-    assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    # the gather that was asked for, and one matmul per chunk and (merged) group
+    # one slab fill per chunk when padded or group-major; otherwise the windows view x
     per_chunk = merged_groups(groups, filters // groups, engine.MIN_GROUP_FILTERS)
+    filled = any(p != (0, 0) for p in pads) or group_major(per_chunk, ks, d)
+    assert len(spy.fills) == (len(chunk_list) if filled else 0)
+    # the gather that was asked for, and one matmul per chunk and (merged) group
     matmuls = len(chunk_list) * per_chunk
     assert spy.calls["matmul"] == matmuls
-    assert_conv_gather(spy, x, matmuls, take, per_chunk > 1 or d[-1] > 1 or ks[-1] == 1,
-                       len(chunk_list), padded)
+    assert_conv_gather(spy, x, matmuls, take, d[-1] > 1 or ks[-1] == 1, len(chunk_list),
+                       filled)
 
 
 @pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
@@ -518,8 +525,7 @@ def test_grouped_conv_merging(spatial, cin, filters, ks, padding, d, groups, exp
     per_chunk = expect[which]
     assert merged_groups(groups, filters // groups, MIN_FILTERS[which]) == per_chunk
     assert spy.calls["matmul"] == len(chunk_list) * per_chunk
-    assert_gather(spy, len(chunk_list) * per_chunk, take,
-                  per_chunk > 1 or d[-1] > 1 or ks[-1] == 1)
+    assert_gather(spy, len(chunk_list) * per_chunk, take, d[-1] > 1 or ks[-1] == 1)
 
 
 @pytest.mark.parametrize("take", [True, False], ids=["take", "view"])
@@ -572,7 +578,11 @@ def test_grouped_conv_huge_finite_input(monkeypatch, spy):
         (((2, -2), (-1, 1)), True),
     ],
 )
-def test_conv_direct_pads_and_crops(pads, expect_fill, take, dtype, monkeypatch, spy):
+@pytest.mark.parametrize("dilation", [(1, 1), (1, 2)], ids=["group-major", "interleaved"])
+def test_conv_direct_pads_and_crops(pads, expect_fill, take, dilation, dtype, monkeypatch,
+                                    spy):
+    """Two groups: with adjacent taps along the last axis the slab is always written
+    (group-major); with a dilated last axis only when padded, else the windows view x."""
     monkeypatch.setattr(engine, "GEMM_ROWS", 2)  # one output row per chunk
     monkeypatch.setattr(engine, "TAKE_BYTES", 1 if take else 10**9)
     monkeypatch.setattr(engine, "MIN_GROUP_FILTERS", 0)
@@ -580,20 +590,22 @@ def test_conv_direct_pads_and_crops(pads, expect_fill, take, dtype, monkeypatch,
     x = randn(rng, (3, 9, 8, 4), dtype)
     kernel = randn(rng, (2, 3, 2, 4), dtype)
     bias = randn(rng, (4,), dtype)
-    strides, dilation = (1, 2), (1, 1)
+    strides = (1, 2)
     got = engine.conv(x, kernel, strides, pads, dilation, groups=2, bias=bias)
     want = conv_ref(pad_or_crop(x, pads), kernel, bias, strides, "valid", dilation, 2)
     check(got, want, dtype)
     [chunk_list] = spy.row_chunks
     assert len(chunk_list) == 3 * want.shape[1] > 3
-    assert len(spy.fills) == (len(chunk_list) if expect_fill else 0)
+    major = group_major(2, kernel.shape[:2], dilation)
+    assert major == (dilation == (1, 1))
+    assert len(spy.fills) == (len(chunk_list) if expect_fill or major else 0)
     assert spy.calls["matmul"] == 2 * len(chunk_list)
-    if assert_gather(spy, 2 * len(chunk_list), take, True):
-        # windows over the zero-padded slab buffer, or over x itself if it needs no crop
-        unpadded = all(p == (0, 0) for p in pads)
+    if assert_gather(spy, 2 * len(chunk_list), take, not major):
+        # windows over the slab buffer, or over x itself if it needs no pad (or only crops)
+        viewed = all(p == (0, 0) for p in pads) and not major
         assert len(spy.window_bases) >= len(chunk_list)
         for base in spy.window_bases:
-            assert np.shares_memory(base, x) == unpadded
+            assert np.shares_memory(base, x) == viewed
     if pads[0][0] == 4:
         assert (0, 2) in spy.fills  # rows 0..1 of the padded input: only zeros
 
@@ -1039,12 +1051,12 @@ def test_conv_layer_split(spatial, cin, filters, ks, s, padding, d, groups, mode
                                out[0], row, split_bytes)
     spy.assert_split(len(chunk_list))
     assert spy.calls["matmul"] == len(chunk_list) * per_chunk
-    padded = any(p != (0, 0) for p in pads)
-    assert len(spy.fills) == (len(chunk_list) if padded else 0)
-    if padded:  # each worker fills its own slab buffer
+    filled = any(p != (0, 0) for p in pads) or group_major(per_chunk, ks, d)
+    assert len(spy.fills) == (len(chunk_list) if filled else 0)
+    if filled:  # each worker fills its own slab buffer
         assert all(len(value) == 2 and value[1] is not None for _, value in spy.states)
-    assert_conv_gather(spy, x, spy.calls["matmul"], take,
-                       per_chunk > 1 or d[-1] > 1 or ks[-1] == 1, len(chunk_list), padded)
+    assert_conv_gather(spy, x, spy.calls["matmul"], take, d[-1] > 1 or ks[-1] == 1,
+                       len(chunk_list), filled)
     blas.assert_restored()
 
 
