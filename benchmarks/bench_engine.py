@@ -27,11 +27,12 @@ prod(kernel_size)):
 * ConvNDTranspose:   B * n * Cin * F * K      (the scatter; inserted zeros are not counted)
 * UpSampling2D bilinear: B * out * C * 4  (2 taps per axis)
 
-The memory check runs ``Conv2D(64, 3, padding="same")`` on (32, 224, 224, 3) in a fresh
-subprocess and compares its peak RSS (the child's ``VmHWM`` from ``/proc/self/status``,
-its peak resident set including the interpreter and NumPy; ``ru_maxrss`` where there is no
-/proc.  ``getrusage(RUSAGE_CHILDREN)`` is not used: Linux carries the parent's own peak
-into a vfork+exec'ed child) with ``2 * (input + output + weights) + 256 MiB``.
+The memory check runs ``Conv2D(64, 3, padding="same")`` on (32, 224, 224, 3) and every
+selected case, each once in a fresh subprocess, and compares its peak RSS (the child's
+``VmHWM`` from ``/proc/self/status``, its peak resident set including the interpreter and
+NumPy; ``ru_maxrss`` where there is no /proc.  ``getrusage(RUSAGE_CHILDREN)`` is not used:
+Linux carries the parent's own peak into a vfork+exec'ed child) with
+``2 * (input + output + weights) + 256 MiB``.
 """
 
 from __future__ import annotations
@@ -193,14 +194,20 @@ def torch_fn(torch, name, layer, x):
 
 
 # ----------------------------------------------------------------------------- memory
+#: The large single case of the memory check, beside every case of the suite.
+MEMORY_CASE = ("conv2d k3 224", lambda: convviz.Conv2D(64, 3, padding="same"),
+               (32, 224, 224, 3))
+
 MEM_CHILD = r"""
 import resource, sys, numpy as np
 sys.path.insert(0, sys.argv[1])
-import convviz
-shape = tuple(int(v) for v in sys.argv[2].split(","))
-layer = convviz.Conv2D(64, 3, padding="same")
+sys.path.insert(0, sys.argv[2])
+import bench_engine as b
+name = sys.argv[3]
+make, shape = (b.MEMORY_CASE[1:] if name == b.MEMORY_CASE[0] else b.CASES[name])
+layer = make()
 layer.build(shape)
-x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+x = b.make_input(name, shape, layer.dtype)
 def hwm():  # peak RSS of this process image, KiB (not inherited from the parent)
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -209,29 +216,42 @@ def hwm():  # peak RSS of this process image, KiB (not inherited from the parent
 base = hwm()
 y = layer(x)
 w = sum(v.nbytes for v in layer.weights)
-print(x.nbytes, y.nbytes, w, base, hwm(), float(y[0, 0, 0, 0]))
+print(x.nbytes, y.nbytes, w, base, hwm(), float(y.ravel()[0]))
 """
 
 
-def memory_check(shape=(32, 224, 224, 3)):
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    t0 = time.perf_counter()
+def memory_check(name):
+    """Peak RSS of one layer call on case ``name`` in a fresh subprocess, against
+    ``2 * (input + output + weights) + 256 MiB``; prints one line, returns (peak, bound)."""
+    here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run(
-        [sys.executable, "-c", MEM_CHILD, root, ",".join(map(str, shape))],
+        [sys.executable, "-c", MEM_CHILD, os.path.join(here, ".."), here, name],
         capture_output=True, text=True, check=True,
     ).stdout.split()
-    wall = time.perf_counter() - t0
     # ru_maxrss of RUSAGE_CHILDREN can carry the parent's own peak over the vfork/exec,
     # so the child reports its VmHWM (peak resident set of the new process image).
     xb, yb, wb, base, peak = (int(v) for v in out[:5])
     mib = 2**20
     bound = 2 * (xb + yb + wb) + 256 * mib
-    print(f"\nMemory: Conv2D(64, 3, padding='same') on {shape} float32, fresh subprocess")
-    print(f"  input {xb / mib:.1f} MiB, output {yb / mib:.1f} MiB, weights {wb / 1024:.1f} KiB")
-    print(f"  peak RSS {peak * 1024 / mib:.1f} MiB (interpreter+numpy+input before the call: "
-          f"{base * 1024 / mib:.1f} MiB); bound 2*(in+out+w)+256 MiB = {bound / mib:.1f} MiB"
-          f" -> {'OK' if peak * 1024 <= bound else 'EXCEEDED'} (child wall {wall:.1f} s)")
+    print(f"{name:<18} {(xb + yb + wb) / mib:14.1f} {base / 1024:12.1f} "
+          f"{peak / 1024:9.1f} {bound / mib:9.1f}   "
+          f"{'OK' if peak * 1024 <= bound else 'EXCEEDED'}", flush=True)
     return peak * 1024, bound
+
+
+def memory_checks(names):
+    """:func:`memory_check` for the large case and for every case in ``names``."""
+    print("\nMemory: peak RSS of one call per case, each in a fresh subprocess (VmHWM: "
+          "interpreter, NumPy and the input included), against 2*(in+out+w)+256 MiB")
+    hdr = (f"{'case':<18} {'in+out+w MiB':>14} {'before MiB':>12} {'peak MiB':>9} "
+           f"{'bound MiB':>9}")
+    print(hdr)
+    print("-" * (len(hdr) + 11))
+    results = {n: memory_check(n) for n in [MEMORY_CASE[0], *names]}
+    over = [n for n, (peak, bound) in results.items() if peak > bound]
+    print(f"summary: peak RSS within the bound on {len(results) - len(over)} of "
+          f"{len(results)} cases" + (f"; over: {', '.join(over)}" if over else ""))
+    return results
 
 
 # ----------------------------------------------------------------------------- main
@@ -277,7 +297,7 @@ def main(argv=None):
     dtype = np.float64 if args.float64 else np.float32
 
     if not args.no_memory:  # first, while this process is still small
-        memory_check()
+        memory_checks(names)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"python {platform.python_version()}, numpy {np.__version__}")
     if parallel.can_split():

@@ -34,6 +34,8 @@ def _run(*argv: str, timeout: float = 300) -> str:
     (("benchmarks/bench_engine.py", "--repeats", "1", "--blocks", "1", "--no-torch",
       "--no-memory", "--cases", "conv2d k3,conv2d k3 cf,conv2d k3 f64"),
      "channels_first time / channels_last time: conv2d k3 cf"),
+    (("benchmarks/bench_engine.py", "--repeats", "1", "--blocks", "1", "--no-torch",
+      "--cases", "conv3d,depthwise cf"), "summary: peak RSS within the bound on 3 of 3 cases"),
     (("benchmarks/bench_realdata.py", "--repeats", "1", "--cases", "conv2d"), "to_png of"),
 ])
 def test_benchmark_runs_and_prints_its_figures(argv, printed):
