@@ -80,6 +80,12 @@ SMALL_MACS = 100**3
 #: filters; 24 cells already falls back to packing for 64 filters.
 SMALL_ROWS_FIRST = 16
 
+#: Rows per small matmul are a multiple of this (and a chunk stays one packed matmul
+#: when not even this many fit): OpenBLAS's small kernels work on 8 rows at a time and
+#: handle the rest slowly (64 channels into 512 taps x filters, 1024 cells: 8 rows 77-90
+#: GFLOP/s, 15 rows 53-55, one matmul 66).
+SMALL_ROW_STEP = 8
+
 # ----------------------------------------------------------------------------- padding
 def pad(x: np.ndarray, pads) -> np.ndarray:
     """Zero-pad (positive) or crop (negative) the spatial axes of ``x``.
@@ -254,17 +260,28 @@ def _planes(a, *shape) -> np.ndarray:
     return view
 
 
+def _small_rows(macs_per_row, small, cap=None) -> int:
+    """Rows per small matmul of a matmul of ``macs_per_row`` multiply-adds per row of its
+    left operand: the most that keep it within :data:`SMALL_MACS` multiply-adds and
+    ``cap`` rows, a multiple of :data:`SMALL_ROW_STEP`; 0 (one matmul) unless ``small``."""
+    per = SMALL_MACS // max(macs_per_row, 1) if small else 0
+    per = per if cap is None else min(per, cap)
+    return per - per % SMALL_ROW_STEP
+
+
 def _matmul_rows(a, b, out, per) -> None:
-    """``out = a @ b`` for 2-D ``a`` (rows, K): a stack of matmuls of ``per`` rows each
-    (and one of the rows left over) when ``0 < per < rows``, else one matmul.  ``out``
-    may be a column slice of a wider array."""
+    """``out = a @ b`` for 2-D ``a`` (rows, K) and ``b`` (..., K, N): a stack of matmuls of
+    ``per`` rows of ``a`` each (and one of the rows left over) when ``0 < per < rows``,
+    else one matmul.  ``out`` (..., rows, N) may be a column slice of a wider array."""
     rows = a.shape[0]
     full = rows - rows % per if 0 < per < rows else 0
     if full:
-        np.matmul(_planes(a[:full], full // per, per, a.shape[1]), b,
-                  out=_planes(out[:full], full // per, per, out.shape[1]))
+        lead = out.shape[:-2]
+        np.matmul(_planes(a[:full], full // per, per, a.shape[1]),
+                  b if b.ndim == 2 else b[..., None, :, :],
+                  out=_planes(out[..., :full, :], *lead, full // per, per, out.shape[-1]))
     if full < rows:
-        np.matmul(a[full:], b, out=out[full:])
+        np.matmul(a[full:], b, out=out[..., full:, :])
 
 
 def _matmul_first(wt, cols, planes, per) -> None:
@@ -408,8 +425,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
     # Rows (cells) per small matmul when the chunks will run on single-threaded BLAS
     # calls with small-matrix kernels; 0: one matmul per chunk and group.
     small = split and len(chunks) > 1 and parallel.small_gemm()
-    per = (min(SMALL_ROWS_FIRST, SMALL_MACS // (KC * fg)) if out_first
-           else SMALL_MACS // (KC * fg)) if small else 0
+    per = _small_rows(KC * fg, small, SMALL_ROWS_FIRST if out_first else None)
     nb_max = max(bs.stop - bs.start for bs, _ in chunks)
     rows_max = max((bs.stop - bs.start) * r for (bs, _), r in zip(chunks, span)) * inner
     # The slab of a chunk: the padded input rows [r0 * s, (r1 - 1) * s + ke) it reads.
@@ -709,7 +725,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
         nb = bs.stop - bs.start
         if first:
             cols = cols_buf[: nb * cols_per_sample].reshape(nb, K * filters, n_cells)
-            np.matmul(w, x[bs].reshape(nb, cin, n_cells), out=cols)
+            _matmul_rows(w, x[bs].reshape(nb, cin, n_cells), cols, per)
             cols = cols.reshape(nb, *ksize, filters, *n)
         else:
             cols = cols_buf[: nb * cols_per_sample].reshape(nb * n_cells, K * filters)
@@ -744,6 +760,10 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
         target = max(TRANSPOSE_BYTES, parallel.THREADS * per_sample)
     tasks = [(bs,) for bs in _chunks(B, per_sample, target)]
     nb_max = tasks[0][0].stop - tasks[0][0].start
+    # channels_first on worker threads: W^T's rows in small matmuls when enough of them
+    # fit (1.29x for 64 channels of 32x32: 8 rows); channels_last: measured no gain.
+    per = _small_rows(cin * n_cells, first and split and len(tasks) > 1
+                      and parallel.small_gemm())
 
     def buffers():
         return (np.empty(nb_max * cols_per_sample, dtype=x.dtype),)

@@ -1082,6 +1082,7 @@ def test_conv_small_matmul_stacks(spatial, cin, filters, ks, s, padding, d, grou
     # SMALL_MACS // (KC * fg) == per; channels_first: at most SMALL_ROWS_FIRST cells
     monkeypatch.setattr(engine, "SMALL_MACS", per * kc * fg + kc * fg - 1)
     monkeypatch.setattr(engine, "SMALL_ROWS_FIRST", per if first else 1)
+    monkeypatch.setattr(engine, "SMALL_ROW_STEP", 1)
     item = np.dtype(dtype).itemsize
     row = math.prod(out[1:]) * kc * item
     monkeypatch.setattr(engine, "SPLIT_BYTES", 2 * out[0] * row)  # two samples per chunk
@@ -1114,6 +1115,56 @@ def test_conv_small_matmul_stacks(spatial, cin, filters, ks, s, padding, d, grou
                 expect.append(((rows - full, kc), (kc, fg), (rows - full, fg)))
     assert sorted(spy.matmul_shapes) == sorted(expect)  # workers interleave their chunks
     blas.assert_restored()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per", SMALL_PER)
+@pytest.mark.parametrize("cls,spatial,cin,filters,ks,s,padding,op,d,path", TRANSPOSE_CASES)
+def test_conv_transpose_small_matmul_stacks(cls, spatial, cin, filters, ks, s, padding, op, d,
+                                            path, per, dtype, monkeypatch, split_spy, blas):
+    """channels_first on worker threads with small-matrix kernels (forced on): ``W^T``'s
+    rows (taps x filters) in stacks of ``per`` plus one of the rows left over, multiplied
+    by every sample of the chunk; channels_last keeps one matmul per chunk."""
+    spy, rank, batch = split_spy, len(spatial), SPLIT_BATCH
+    ks, s, d = as_tuple(ks, rank), as_tuple(s, rank), as_tuple(d, rank)
+    ops = (None,) * rank if op is None else as_tuple(op, rank)
+    out = tuple(conv_transpose_out_len(*a, padding, o) for a, o in zip(zip(spatial, ks, s, d), ops))
+    monkeypatch.setattr(parallel, "small_gemm", lambda: True)
+    n_cells, rows = math.prod(spatial), math.prod(ks) * filters
+    monkeypatch.setattr(engine, "SMALL_MACS", per * cin * n_cells + cin * n_cells - 1)
+    monkeypatch.setattr(engine, "SMALL_ROW_STEP", 1)
+    per_sample = (n_cells * math.prod(ks) + (0 if path == "tiled" else math.prod(out)))
+    monkeypatch.setattr(engine, "SPLIT_BYTES", 2 * per_sample * filters
+                        * np.dtype(dtype).itemsize)  # two samples per chunk
+    check_conv_transpose_layer(cls, batch, spatial, cin, filters, ks, s, padding, op, d, out,
+                               dtype, 65, "channels_first")
+    [(_, batch_chunks)] = spy.chunks
+    spy.assert_split(len(batch_chunks))
+    full = rows - rows % per if per < rows else 0
+    expect = []
+    for bs in batch_chunks:
+        nb = bs.stop - bs.start
+        if full:
+            expect.append(((full // per, per, cin), (nb, 1, cin, n_cells),
+                           (nb, full // per, per, n_cells)))
+        if full < rows:
+            expect.append(((rows - full, cin), (nb, cin, n_cells), (nb, rows - full, n_cells)))
+    assert sorted(spy.matmul_shapes) == sorted(expect)
+    blas.assert_restored()
+
+
+def test_small_rows_are_whole_steps_within_the_limits(monkeypatch):
+    """The most rows within SMALL_MACS multiply-adds and the cap, in steps of
+    SMALL_ROW_STEP; 0 (one matmul) when not small or when not even one step fits."""
+    monkeypatch.setattr(engine, "SMALL_MACS", 1000)
+    monkeypatch.setattr(engine, "SMALL_ROW_STEP", 8)
+    assert engine._small_rows(10, True) == 96  # 100 rows fit: 12 steps of 8
+    assert engine._small_rows(10, True, 20) == 16
+    assert engine._small_rows(10, True, 7) == 0
+    assert engine._small_rows(126, True) == 0  # 7 rows fit
+    assert engine._small_rows(125, True) == 8
+    assert engine._small_rows(10, False) == 0
+    assert engine._small_rows(0, True) == 1000  # no multiply-adds: SMALL_MACS rows
 
 
 def test_conv_small_matmuls_need_worker_threads(monkeypatch, spy):
