@@ -16,7 +16,9 @@ copy of the whole input.  The chunks of a convolution run on
 :data:`convviz.parallel.THREADS` worker threads, each calling a single-threaded BLAS,
 when NumPy's OpenBLAS can be told so (:data:`convviz.parallel.BLAS_SPLIT`); which
 thread runs which chunk, and the BLAS thread count meanwhile, is
-:mod:`convviz.parallel`'s business.
+:mod:`convviz.parallel`'s business.  There, on OpenBLAS's AVX-512 kernel sets, a chunk's
+matmul is a stack of small matmuls that OpenBLAS runs without packing its operands
+(:data:`SMALL_MACS`, :func:`convviz.parallel.small_gemm`).
 """
 
 from __future__ import annotations
@@ -634,7 +636,9 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
     another, its matmul on all of BLAS's threads and its scatter-add on
     :data:`parallel.THREADS` threads.  With ``first``, input and output are channels_first
     and stay so: a sample's matmul is ``W^T @ x[b]`` (columns ``(*k, F, *n)``) and the
-    scatter adds whole planes.
+    scatter adds whole planes; on worker threads with OpenBLAS's small-matrix kernels
+    (:func:`parallel.small_gemm`), ``W^T``'s rows are multiplied in stacks of small
+    matmuls (:func:`_small_rows`).
 
     Parameters
     ----------

@@ -6,7 +6,9 @@ copies and BLAS calls release the GIL), each worker taking the next task when it
 calling a single-threaded BLAS (:data:`BLAS_SPLIT`, :func:`blas_split`), or one after
 another on the calling thread with BLAS on all its threads. Only NumPy's bundled OpenBLAS
 can be told its thread count (:func:`blas_api`); with other builds (MKL, Accelerate, a
-system OpenBLAS) :func:`can_split` is False and the chunks run in turn.
+system OpenBLAS) :func:`can_split` is False and the chunks run in turn.  Which kernel set
+that OpenBLAS chose for this CPU (:func:`blas_core`) decides whether the engine stacks
+its single-threaded matmuls as small ones (:func:`small_gemm`).
 The numeric kernels themselves are :mod:`convviz.engine`.
 """
 
