@@ -70,10 +70,11 @@ SPLIT_BYTES = 4 * 2**20
 #: Multiply-adds of the largest matmul that OpenBLAS runs with its "small matrix" kernels
 #: (:func:`parallel.small_gemm`): 100^3.  When the chunks of a convolution run on worker
 #: threads, each chunk's ``(rows, K*Cin) x (K*Cin, F)`` matmul is then a stack of matmuls
-#: of ``SMALL_MACS // (K*Cin*F)`` rows each: they read the columns where they lie instead
-#: of packing them first.  Measured on a 2-core Zen 4 (OpenBLAS 0.3.31, one thread): 1.2-1.5x
-#: the GFLOP/s of one large matmul for 16 to 64 filters (288 x 64: 98 against 74; 144 x 16:
-#: 102 against 71), and 1.1-1.3x on the whole convolution.
+#: of up to ``SMALL_MACS // (K*Cin*F)`` rows each (:func:`_small_rows`): they read the
+#: columns where they lie instead of packing them first.  Measured on a 2-core Zen 4
+#: (OpenBLAS 0.3.31, one thread): 1.2-1.5x the GFLOP/s of one large matmul for 16 to 64
+#: filters (288 x 64: 98 against 74; 144 x 16: 102 against 71), and 1.1-1.3x on the whole
+#: convolution.
 SMALL_MACS = 100**3
 
 #: Output cells per small matmul of a channels_first chunk (``W^T @ cols^T``: OpenBLAS
@@ -223,21 +224,37 @@ def _fill_slab(dst, x, pads, first) -> None:
     """
     lo0 = pads[0][0]
     rows = dst.shape[1]
+    zero = np.zeros((), dst.dtype)  # also for items of several channels (a void dtype)
     i0, i1 = max(first - lo0, 0), min(first + rows - lo0, x.shape[1])
     if i1 <= i0:
-        dst.fill(0)
+        dst.fill(zero)
         return
     r0, r1 = i0 + lo0 - first, i1 + lo0 - first
-    dst[:, :r0] = 0
-    dst[:, r1:] = 0
+    dst[:, :r0] = zero
+    dst[:, r1:] = zero
     inner = tuple(slice(lo, lo + ni) for (lo, _), ni in zip(pads[1:], x.shape[2:-1]))
     for axis, (lo, _) in enumerate(pads[1:], start=2):
         edge = [slice(None), slice(r0, r1)] + [slice(None)] * (dst.ndim - 2)
         edge[axis] = slice(0, lo)
-        dst[tuple(edge)] = 0
+        dst[tuple(edge)] = zero
         edge[axis] = slice(lo + x.shape[axis], None)
-        dst[tuple(edge)] = 0
+        dst[tuple(edge)] = zero
     dst[(slice(None), slice(r0, r1), *inner)] = x[:, i0:i1]
+
+
+def _group_items(gs, x):
+    """``(dst, src)`` for :func:`_fill_slab` to write ``x`` (B, *n, C) into the group-major
+    slab ``gs`` (groups, B, rows, *padded[1:], cg): both as ``(..., groups)`` arrays whose
+    items are a group's channels of one cell (copied as one ``void`` item each, 1.8x
+    faster than copying 16 floats at a time), or, when a group's channels are not
+    contiguous in ``x`` (a channels_first input), as ``(..., groups, cg)`` float views."""
+    groups, cg = gs.shape[0], gs.shape[-1]
+    xg = x.reshape(*x.shape[:-1], groups, cg)
+    dst = np.moveaxis(gs, 0, -2)
+    if xg.strides[-1] != x.itemsize:
+        return dst, xg
+    item = np.dtype((np.void, cg * x.itemsize))
+    return dst.view(item)[..., 0], xg.view(item)[..., 0]
 
 
 def _slab(x, pads, spatial, first, count, buf=None) -> np.ndarray:
@@ -467,10 +484,8 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
         first = (rs.start or 0) * strides[0]
         count = spatial[0] if whole else (nrow - 1) * strides[0] + ke0
         if gmajor:
-            shape = (nb, count, *spatial[1:], groups, cg)
-            gs = slab_buf[: prod(shape)].reshape(groups, *shape[:-2], cg)
-            _fill_slab(np.moveaxis(gs, 0, -2), x[bs].reshape(*x[bs].shape[:-1], groups, cg),
-                       pads, first)
+            gs = slab_buf[: nb * count * row_cells].reshape(groups, nb, count, *spatial[1:], cg)
+            _fill_slab(*_group_items(gs, x[bs]), pads, first)
         else:
             slab = _slab(x[bs], pads, spatial, first, count, slab_buf)
         for g in range(groups):
@@ -765,7 +780,8 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
     tasks = [(bs,) for bs in _chunks(B, per_sample, target)]
     nb_max = tasks[0][0].stop - tasks[0][0].start
     # channels_first on worker threads: W^T's rows in small matmuls when enough of them
-    # fit (1.29x for 64 channels of 32x32: 8 rows); channels_last: measured no gain.
+    # fit (Conv2DTranspose, 64 channels of 32x32, 8 rows: 1.14-1.16x); channels_last
+    # (x[b] @ W, many rows of few channels) measured no gain and stays one matmul.
     per = _small_rows(cin * n_cells, first and split and len(tasks) > 1
                       and parallel.small_gemm())
 
