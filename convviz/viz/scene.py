@@ -164,7 +164,7 @@ def fonts_for(cell: float, longest: int = 2, type_cell: float | None = None) -> 
     t = max(cell, type_cell or cell)
     # presenter mode (big type asked for): digits as large as the cell allows
     frac = PRESENTER_VALUE_FONT if t > CELL_PX else VALUE_FONT
-    value = min(max(8.0, cell * frac), cell * 0.9 / (0.6 * max(longest, 1)))
+    value = min(max(8.0, cell * frac), cell * VALUE_FILL / (CHAR_EM * max(longest, 1)))
     line = max(14, min(20, int(t * 0.28)))
     return {"value": max(7, int(value)), "tap": max(7, int(cell * TAP_FONT)),
             "tick": max(9, min(16, int(t * 0.3), int(cell * 0.45))),
@@ -182,6 +182,10 @@ def _fonts_of(panels, cell_px: float, type_px: float) -> dict:
 
 #: Advance of the cells' font (DejaVu Sans) in em: digits and letters, "-", and ",.:".
 CHAR_EM, MINUS_EM, NARROW_EM = 0.636, 0.338, 0.318
+#: The values' font is sized so that the longest value, reckoned in :data:`CHAR_EM`-wide
+#: characters, fills at most this share of a cell's width (minus signs and points are
+#: narrower and leave more room).
+VALUE_FILL = 0.955
 
 
 def text_px(text: str, font_px: float) -> float:
@@ -886,7 +890,7 @@ class _Builder:
             self._gather()
         # long values (interpolated numbers) ask for cells wide enough for 13 px digits
         longest = max((len(t) for p in self.panels for t in p.text), default=1)
-        cell_px = max(cell_px, min(64, math.ceil(longest * 0.6 * 13 / 0.9)))
+        cell_px = max(cell_px, min(64, math.ceil(longest * CHAR_EM * 13 / VALUE_FILL)))
         canvas = self.layout.place(lambda c: self._fit(cell_px, c, clamp=False), cell_px)
         self.cell_px = self._fit(cell_px, canvas)
         if not numbers:
