@@ -806,6 +806,22 @@ def test_float_noise_weights_are_neither_drawn_nor_counted():
     assert len(fr.boxes["tap"][0]) == n
 
 
+@pytest.mark.parametrize("numbers", [True, False])
+def test_interpolation_subtitle_claims_weights_only_where_drawn(numbers):
+    """The subtitle speaks of the values only where they are drawn: without numbers the
+    cells hold no value and no sum is written, only the weights in the tapped cells, and
+    it says how to turn the numbers on."""
+    spec = _spec("UpSampling2D", (3, 3), 1, size=2, interpolation="bilinear")
+    scene = sc.build(run(spec), numbers=numbers)
+    fr = scene.frame(4)
+    assert fr.texts[2] == ("0.25", "0.75")  # the weights, in the tapped cells, either way
+    assert any(scene.panel("in0").text) == numbers  # the values
+    assert bool(fr.arithmetic) == numbers  # the sum
+    assert ("under its cell's value" in scene.subtitle) == numbers
+    assert ("--numbers" in scene.subtitle) != numbers
+    assert scene.subtitle.startswith("Each output cell is a weighted sum of input cells")
+
+
 def test_a_negative_weight_is_written_in_parentheses_as_drawn():
     spec = _spec("Conv1D", (4,), 1, filters=1, kernel_size=3)
     scene = sc.build(run(spec), numbers=True)

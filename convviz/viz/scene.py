@@ -1237,6 +1237,10 @@ class _Builder:
             how = getattr(layer, "interpolation", "nearest")
             if how == "nearest":
                 return "Each output cell copies its nearest input cell (nearest: weight 1)."
+            if not self.numbers:
+                return (f"Each output cell is a weighted sum of input cells ({how}); each "
+                        "weight other than 1 is written in its cell (to 4 decimals). Numbers "
+                        "mode (in the app, or --numbers) adds the values and the sums.")
             return (f"Each output cell is a weighted sum of input cells ({how}); each weight "
                     "is written under its cell's value (rounded to 4 decimals: ≈ marks sums "
                     "that the rounded numbers do not reproduce exactly).")
