@@ -443,7 +443,7 @@ def conv(x, kernel, strides, pads, dilation, groups=1, bias=None, *,
     span = [len(range(*rs.indices(out_shape[0]))) for _, rs in chunks]
     # Rows (cells) per small matmul when the chunks will run on single-threaded BLAS
     # calls with small-matrix kernels; 0: one matmul per chunk and group.
-    small = split and len(chunks) > 1 and parallel.small_gemm()
+    small = parallel.on_workers(split, len(chunks)) and parallel.small_gemm()
     per = _small_rows(KC * fg, small, SMALL_ROWS_FIRST if out_first else None)
     nb_max = max(bs.stop - bs.start for bs, _ in chunks)
     rows_max = max((bs.stop - bs.start) * r for (bs, _), r in zip(chunks, span)) * inner
@@ -782,7 +782,7 @@ def conv_transpose(x, kernel, strides, dilation, crops, out_shape, bias=None,
     # channels_first on worker threads: W^T's rows in small matmuls when enough of them
     # fit (Conv2DTranspose, 64 channels of 32x32, 8 rows: 1.14-1.16x); channels_last
     # (x[b] @ W, many rows of few channels) measured no gain and stays one matmul.
-    per = _small_rows(cin * n_cells, first and split and len(tasks) > 1
+    per = _small_rows(cin * n_cells, first and parallel.on_workers(split, len(tasks))
                       and parallel.small_gemm())
 
     def buffers():

@@ -194,6 +194,12 @@ def blas_split(wanted: bool):
                 put(_BLAS_SAVED)
 
 
+def on_workers(split: bool, chunks: int) -> bool:
+    """Whether :func:`matmul_chunks` runs ``chunks`` chunks on worker threads, each with a
+    single-threaded BLAS (else one after another, BLAS on all its threads)."""
+    return bool(split and chunks > 1 and can_split())
+
+
 def matmul_chunks(fn, tasks, state=None, split=True, **serial) -> None:
     """Run ``fn(*task, *state())`` for every chunk of a matmul-bound kernel.
 
@@ -203,8 +209,8 @@ def matmul_chunks(fn, tasks, state=None, split=True, **serial) -> None:
     ``serial`` (e.g. to let the chunk use threads of its own).
     """
     tasks = list(tasks)
-    with blas_split(split and len(tasks) > 1) as on_workers:
-        if on_workers:
+    with blas_split(on_workers(split, len(tasks))) as split_now:
+        if split_now:
             run(fn, tasks, state)
         else:
             extra = () if state is None else tuple(state())
